@@ -1,1 +1,4 @@
 //! placeholder
+pub mod codec;
+pub mod filelog;
+pub mod lockfile;

@@ -1,0 +1,219 @@
+//! Length-delimited JSON frames on a byte stream (TCP).
+//!
+//! Each frame is `[len u32 big-endian][len bytes of JSON]`. Big-endian
+//! because it is network byte order, what tools such as Wireshark's
+//! length-prefix dissectors expect; the file log, which only this crate
+//! reads, uses little-endian. No checksum: TCP already has one, and a peer
+//! that sends garbage is answered by disconnecting, not by recovery.
+//!
+//! [`FrameDecoder`] takes bytes as they arrive, in chunks of any size, and
+//! yields frames. A length above the limit is reported as soon as its four
+//! bytes are in, before any of the payload is waited for, so a peer cannot
+//! make the decoder buffer more than one read beyond the limit.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The default and largest frame payload, in bytes. Generous because an
+/// install-snapshot message carries a whole snapshot; the limit only stops a
+/// broken or hostile peer from making us buffer without end.
+pub const MAX_FRAME_LEN: usize = 1 << 30;
+
+/// Bytes in a frame's length prefix.
+const PREFIX_LEN: usize = 4;
+
+/// Why a frame could not be encoded or decoded. Any of these means the
+/// stream is unusable or the peer misbehaves: disconnect.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// A frame's length exceeds the limit.
+    TooLarge {
+        /// The frame's length.
+        len: u64,
+        /// The limit.
+        max: usize,
+    },
+    /// A complete frame's payload is not valid JSON for the expected type.
+    /// The frame has been consumed.
+    Decode(serde_json::Error),
+    /// The value could not be serialised as JSON.
+    Encode(serde_json::Error),
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::TooLarge { len, max } => {
+                write!(f, "frame of {len} bytes exceeds the {max}-byte limit")
+            }
+            FrameError::Decode(e) => write!(f, "undecodable frame: {e}"),
+            FrameError::Encode(e) => write!(f, "cannot encode frame: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FrameError::TooLarge { .. } => None,
+            FrameError::Decode(e) | FrameError::Encode(e) => Some(e),
+        }
+    }
+}
+
+/// Appends one frame holding `value` as JSON to `out`. On error `out` is left
+/// as it was.
+pub fn encode_frame<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), FrameError> {
+    let start = out.len();
+    out.extend_from_slice(&[0; PREFIX_LEN]);
+    if let Err(e) = serde_json::to_writer(&mut *out, value) {
+        out.truncate(start);
+        return Err(FrameError::Encode(e));
+    }
+    let len = out.len() - start - PREFIX_LEN;
+    // MAX_FRAME_LEN is below u32::MAX, so a length that passes fits the prefix.
+    let Some(len) = u32::try_from(len)
+        .ok()
+        .filter(|&l| l as usize <= MAX_FRAME_LEN)
+    else {
+        out.truncate(start);
+        return Err(FrameError::TooLarge {
+            len: len as u64,
+            max: MAX_FRAME_LEN,
+        });
+    };
+    out[start..start + PREFIX_LEN].copy_from_slice(&len.to_be_bytes());
+    Ok(())
+}
+
+/// Reassembles frames from a byte stream.
+///
+/// Feed it with [`extend`](FrameDecoder::extend) and then call
+/// [`next_frame`](FrameDecoder::next_frame) until it returns `Ok(None)`.
+/// Consumed frames are not removed one by one: the buffer is compacted once
+/// consumed bytes make up at least half of it, so many small frames in one
+/// chunk cost one copy of the leftover, not one copy each.
+#[derive(Debug)]
+pub struct FrameDecoder {
+    buf: Vec<u8>,
+    /// Bytes of `buf` before this offset have been consumed.
+    start: usize,
+    max_frame_len: usize,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        FrameDecoder::new(MAX_FRAME_LEN)
+    }
+}
+
+impl FrameDecoder {
+    /// A decoder that rejects frames longer than `max_frame_len` bytes.
+    pub fn new(max_frame_len: usize) -> Self {
+        FrameDecoder {
+            buf: Vec::new(),
+            start: 0,
+            max_frame_len,
+        }
+    }
+
+    /// Adds bytes received from the stream.
+    pub fn extend(&mut self, bytes: &[u8]) {
+        self.compact();
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next complete frame, decoded, or `None` if more bytes are needed.
+    pub fn next_frame<T: DeserializeOwned>(&mut self) -> Result<Option<T>, FrameError> {
+        match self.next_payload()? {
+            None => Ok(None),
+            Some(payload) => serde_json::from_slice(payload)
+                .map(Some)
+                .map_err(FrameError::Decode),
+        }
+    }
+
+    /// The next complete frame's payload, undecoded, or `None` if more bytes
+    /// are needed. A length above the limit is an error as soon as its
+    /// prefix has arrived, and stays one: the stream cannot be resynced.
+    pub fn next_payload(&mut self) -> Result<Option<&[u8]>, FrameError> {
+        let pending = &self.buf[self.start..];
+        let Some((prefix, rest)) = pending.split_first_chunk::<PREFIX_LEN>() else {
+            return Ok(None);
+        };
+        let len = u32::from_be_bytes(*prefix) as usize;
+        if len > self.max_frame_len {
+            return Err(FrameError::TooLarge {
+                len: len as u64,
+                max: self.max_frame_len,
+            });
+        }
+        if rest.len() < len {
+            return Ok(None);
+        }
+        let payload_start = self.start + PREFIX_LEN;
+        self.start = payload_start + len;
+        Ok(Some(&self.buf[payload_start..self.start]))
+    }
+
+    /// Bytes received but not yet returned as frames: a partial frame, if
+    /// the stream ends with this non-zero.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// Drops consumed bytes once they are at least half the buffer, which
+    /// keeps the total copying linear in the bytes received.
+    fn compact(&mut self) {
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        } else if self.start >= self.buf.len() / 2 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_layout_is_big_endian_length_then_json() {
+        let mut out = Vec::new();
+        encode_frame(&[1, 2], &mut out).unwrap();
+        assert_eq!(out, b"\0\0\0\x05[1,2]");
+    }
+
+    #[test]
+    fn oversized_prefix_is_rejected_before_the_payload() {
+        let mut decoder = FrameDecoder::new(10);
+        decoder.extend(&11u32.to_be_bytes()[..3]);
+        assert!(decoder.next_payload().unwrap().is_none());
+        decoder.extend(&[11]);
+        let err = decoder.next_payload().unwrap_err();
+        assert!(matches!(err, FrameError::TooLarge { len: 11, max: 10 }));
+        assert!(decoder.next_payload().is_err(), "the error is sticky");
+    }
+
+    #[test]
+    fn compaction_keeps_partial_frame() {
+        let mut bytes = Vec::new();
+        for i in 0..3 {
+            encode_frame(&i, &mut bytes).unwrap();
+        }
+        let mut decoder = FrameDecoder::default();
+        decoder.extend(&bytes[..bytes.len() - 1]);
+        assert_eq!(decoder.next_frame::<u32>().unwrap(), Some(0));
+        assert_eq!(decoder.next_frame::<u32>().unwrap(), Some(1));
+        assert_eq!(decoder.next_frame::<u32>().unwrap(), None);
+        decoder.extend(&bytes[bytes.len() - 1..]);
+        assert_eq!(decoder.start, 0, "consumed bytes were dropped");
+        assert_eq!(decoder.next_frame::<u32>().unwrap(), Some(2));
+        assert_eq!(decoder.buffered(), 0);
+    }
+}

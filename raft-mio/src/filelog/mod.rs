@@ -1,0 +1,488 @@
+//! The durable log: one header value and a sequence of records in one file,
+//! written as checksummed JSON frames, synced in batches (group commit) and
+//! replaced atomically for snapshots.
+//!
+//! The log is generic over the header `H` and record `R` types; it stores
+//! bytes and knows nothing of Raft.
+//!
+//! # File format
+//!
+//! ```text
+//! "RAFTLOG 0001\n"                      magic: format name, 4-digit version
+//! [len u32 LE][crc32 u32 LE][JSON]      the header
+//! [len u32 LE][crc32 u32 LE][JSON]      record 0
+//! ...                                   record 1, 2, ...
+//! ```
+//!
+//! `len` is the JSON length, 1 to [`MAX_FRAME_LEN`]. `crc32` (IEEE, as
+//! `crc32fast` computes it) covers the four length bytes and then the JSON,
+//! so every byte of a frame but the checksum itself is vouched for.
+//! Next to the log live `<log>.lock` (see [`crate::lockfile`]) and, during a
+//! [`FileLog::replace`] or after a crash in one, `<log>.tmp`, which is
+//! ignored and overwritten.
+//!
+//! # Recovery
+//!
+//! Appends go to the end of the file, so a crash can only damage the end: a
+//! torn write leaves a final frame that is incomplete or fails its checksum,
+//! and nothing valid after it. Recovery therefore reads frames until the
+//! first bad one and then asks whether a valid frame starts at any later
+//! byte offset:
+//!
+//! - no: the bad frame and everything after it are the tail of an
+//!   interrupted write; they are dropped with a warning naming the file,
+//!   offset and record number, and the file is truncated to the intact
+//!   prefix before `open` returns;
+//! - yes: something damaged the middle of the log (a flipped bit, a
+//!   corrupted length that points past the end, a zeroed block); `open`
+//!   fails with [`LogError::Corrupt`] naming the offset and record, and never
+//!   drops the records after it.
+//!
+//! A frame whose checksum matches but whose JSON does not decode is always an
+//! error, as is any damage to the header. The rule is conservative: a crash
+//! that persisted the pages of one batched write out of order looks like
+//! damage in the middle and is refused rather than guessed at.
+//!
+//! Recovery reads the whole file into memory. The log is meant to be
+//! compacted once it [grew lots](LogSize::grew_lots), so it stays within a
+//! small multiple of the snapshot, which the server holds in memory anyway.
+
+mod error;
+mod format;
+mod recover;
+mod size;
+
+pub use error::{Frame, LogError};
+pub use format::{MAGIC, MAGIC_LEN, MAX_FRAME_LEN, VERSION};
+pub use recover::{Parsed, Recovered, parse};
+pub use size::LogSize;
+
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::lockfile::{LockError, LockFile};
+use error::io_error;
+use format::{FRAME_HEADER_LEN, check_magic, encode_frame};
+use recover::parse_header;
+
+/// After a sync, a pending buffer that grew past this is shrunk back to it,
+/// so one huge batch does not pin its memory for the log's lifetime.
+const PENDING_KEEP_CAPACITY: usize = 1 << 20;
+
+/// An open, locked log file. See the [module docs](self) for the format.
+///
+/// Dropping it releases the lock and discards records appended since the
+/// last [`sync`](FileLog::sync), exactly as a crash would.
+#[derive(Debug)]
+pub struct FileLog<H, R> {
+    path: PathBuf,
+    file: File,
+    /// Held, never read: dropping it releases the lock.
+    _lock: LockFile,
+    /// Frames appended since the last sync, written by the next sync.
+    pending: Vec<u8>,
+    pending_records: u64,
+    /// Bytes and records in the file, excluding `pending`.
+    file_len: u64,
+    file_records: u64,
+    /// The file length just past the header.
+    base_len: u64,
+    /// The first write error, once one has happened; see [`LogError::Poisoned`].
+    poisoned: Option<String>,
+    /// `fn` so the log is `Send` and `Sync` whatever `H` and `R` are: it
+    /// holds bytes, never values.
+    _types: PhantomData<fn(&H, &R)>,
+}
+
+impl<H, R> FileLog<H, R>
+where
+    H: Serialize + DeserializeOwned,
+    R: Serialize + DeserializeOwned,
+{
+    /// Creates a new log holding only `header`, durably (the file and its
+    /// directory entry are synced), and returns it locked. Fails with
+    /// [`LogError::AlreadyExists`] if `path` exists.
+    pub fn create(path: impl AsRef<Path>, header: &H) -> Result<Self, LogError> {
+        let path = path.as_ref();
+        let lock = take_lock(path)?;
+        let mut image = MAGIC.to_vec();
+        encode_frame(header, &mut image).map_err(|what| encode_error(path, what))?;
+        let file = match OpenOptions::new().append(true).create_new(true).open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(LogError::AlreadyExists {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(e) => return Err(io_error(path, "create")(e)),
+        };
+        if let Err(e) = write_and_sync(&file, &image, path).and_then(|()| sync_parent(path)) {
+            // A half-written file would make every later `create` fail with
+            // "already exists" and every `open` fail on the torn header; it
+            // holds nothing of value, and the lock keeps others off it.
+            let _ = fs::remove_file(path);
+            return Err(e);
+        }
+        let len = image.len() as u64;
+        Ok(Self::new(path, file, lock, len, len, 0))
+    }
+
+    /// Opens and locks an existing log and reads it back, repairing a torn
+    /// tail (see the [module docs](self)); the file is truncated to its
+    /// intact prefix before this returns.
+    pub fn open(path: impl AsRef<Path>) -> Result<(Self, Recovered<H, R>), LogError> {
+        let path = path.as_ref();
+        let lock = take_lock(path)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(io_error(path, "open"))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(io_error(path, "read"))?;
+        let parsed: Parsed<H, R> = parse(path, &bytes)?;
+        if parsed.valid_len < bytes.len() as u64 {
+            file.set_len(parsed.valid_len)
+                .map_err(io_error(path, "truncate"))?;
+            file.sync_data().map_err(io_error(path, "fdatasync"))?;
+        }
+        let records = parsed.recovered.records.len() as u64;
+        let log = Self::new(
+            path,
+            file,
+            lock,
+            parsed.valid_len,
+            parsed.header_end,
+            records,
+        );
+        Ok((log, parsed.recovered))
+    }
+
+    /// Appends `records` to the in-memory batch that the next
+    /// [`sync`](FileLog::sync) writes; no system call. All or nothing: if
+    /// one record cannot be encoded, none of them is appended.
+    pub fn append(&mut self, records: &[R]) -> Result<(), LogError> {
+        self.check_poisoned()?;
+        let start = self.pending.len();
+        for record in records {
+            if let Err(what) = encode_frame(record, &mut self.pending) {
+                self.pending.truncate(start);
+                return Err(encode_error(&self.path, what));
+            }
+        }
+        self.pending_records += records.len() as u64;
+        Ok(())
+    }
+
+    /// Makes every appended record durable with one `write` and one
+    /// `fdatasync` (none if nothing is pending). If either fails, the log is
+    /// poisoned: what reached the disk is unknown, so this and every later
+    /// call fail rather than write after a possibly torn frame.
+    pub fn sync(&mut self) -> Result<(), LogError> {
+        self.check_poisoned()?;
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = write_and_sync(&self.file, &self.pending, &self.path) {
+            return Err(self.poison(e));
+        }
+        self.file_len += self.pending.len() as u64;
+        self.file_records += self.pending_records;
+        self.pending.clear();
+        self.pending.shrink_to(PENDING_KEEP_CAPACITY);
+        self.pending_records = 0;
+        Ok(())
+    }
+
+    /// Atomically replaces the whole log by `header` and `records` (a
+    /// snapshot or a compaction): writes `<log>.tmp`, fdatasyncs it, renames
+    /// it over the log and fsyncs the directory. Later appends go to the new
+    /// file.
+    ///
+    /// Records appended but not yet synced are dropped, not written: the new
+    /// header and records must describe the complete state, as a Raft
+    /// snapshot does, so writing them to a file about to be replaced would
+    /// only cost a write and an fdatasync. Once this returns `Ok` they are as
+    /// durable as the state that supersedes them.
+    ///
+    /// All or nothing: on an encoding error or an I/O error before the
+    /// rename, the old log and the pending records are untouched and the
+    /// log stays usable. A failure of the rename or of the directory sync
+    /// leaves it unknown which file is the log, so it poisons the log.
+    pub fn replace(&mut self, header: &H, records: &[R]) -> Result<(), LogError> {
+        self.check_poisoned()?;
+        let mut image = MAGIC.to_vec();
+        encode_frame(header, &mut image).map_err(|what| encode_error(&self.path, what))?;
+        let header_end = image.len() as u64;
+        for record in records {
+            encode_frame(record, &mut image).map_err(|what| encode_error(&self.path, what))?;
+        }
+        let tmp = sibling(&self.path, ".tmp");
+        let file = write_temp(&tmp, &image).inspect_err(|_| {
+            // Only a stale temporary file is lost; the log is untouched.
+            let _ = fs::remove_file(&tmp);
+        })?;
+        if let Err(e) = fs::rename(&tmp, &self.path)
+            .map_err(io_error(&self.path, "rename"))
+            .and_then(|()| sync_parent(&self.path))
+        {
+            return Err(self.poison(e));
+        }
+        self.file = file;
+        self.file_len = image.len() as u64;
+        self.base_len = header_end;
+        self.file_records = records.len() as u64;
+        self.pending.clear();
+        self.pending_records = 0;
+        Ok(())
+    }
+
+    /// The log's size, counting records appended but not yet synced.
+    pub fn size(&self) -> LogSize {
+        LogSize {
+            bytes: self.file_len + self.pending.len() as u64,
+            base_bytes: self.base_len,
+            records: self.file_records + self.pending_records,
+        }
+    }
+
+    /// The log file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn new(
+        path: &Path,
+        file: File,
+        lock: LockFile,
+        file_len: u64,
+        base_len: u64,
+        file_records: u64,
+    ) -> Self {
+        FileLog {
+            path: path.to_path_buf(),
+            file,
+            _lock: lock,
+            pending: Vec::new(),
+            pending_records: 0,
+            file_len,
+            file_records,
+            base_len,
+            poisoned: None,
+            _types: PhantomData,
+        }
+    }
+
+    fn check_poisoned(&self) -> Result<(), LogError> {
+        match &self.poisoned {
+            None => Ok(()),
+            Some(cause) => Err(LogError::Poisoned {
+                path: self.path.clone(),
+                cause: cause.clone(),
+            }),
+        }
+    }
+
+    /// Records `error` as the reason the log is unusable, and returns it.
+    fn poison(&mut self, error: LogError) -> LogError {
+        self.poisoned = Some(error.to_string());
+        error
+    }
+}
+
+/// Reads only the header of the log at `path`, without taking the lock, so
+/// tools can show a running server's metadata. Reads no further than the
+/// header frame.
+pub fn read_header<H: DeserializeOwned>(path: impl AsRef<Path>) -> Result<H, LogError> {
+    let path = path.as_ref();
+    let file = File::open(path).map_err(io_error(path, "open"))?;
+    let mut reader = io::BufReader::new(file);
+    let mut bytes = Vec::new();
+    read_up_to(&mut reader, &mut bytes, MAGIC_LEN + FRAME_HEADER_LEN, path)?;
+    check_magic(path, &bytes)?;
+    let len_field: Option<[u8; 4]> = bytes
+        .get(MAGIC_LEN..MAGIC_LEN + 4)
+        .and_then(|b| b.try_into().ok());
+    if let Some(len) = len_field.map(u32::from_le_bytes) {
+        // Reading at most MAX_FRAME_LEN bytes, and only as many as the file
+        // holds, so a damaged length cannot force a huge allocation.
+        read_up_to(
+            &mut reader,
+            &mut bytes,
+            len.min(MAX_FRAME_LEN) as usize,
+            path,
+        )?;
+    }
+    // Everything short or damaged is reported by the full check.
+    parse_header(path, &bytes).map(|(header, _)| header)
+}
+
+/// Appends up to `limit` more bytes from `reader` to `bytes`, fewer at end
+/// of file.
+fn read_up_to(
+    reader: &mut impl Read,
+    bytes: &mut Vec<u8>,
+    limit: usize,
+    path: &Path,
+) -> Result<(), LogError> {
+    reader
+        .take(limit as u64)
+        .read_to_end(bytes)
+        .map(drop)
+        .map_err(io_error(path, "read"))
+}
+
+/// Locks `<log>.lock`, translating "held" into the log-level error.
+fn take_lock(log: &Path) -> Result<LockFile, LogError> {
+    LockFile::acquire(&sibling(log, ".lock")).map_err(|e| match e {
+        LockError::Held { .. } => LogError::Locked {
+            path: log.to_path_buf(),
+        },
+        LockError::Io { path, source } => LogError::Io {
+            path,
+            action: "lock",
+            source,
+        },
+    })
+}
+
+/// Writes `bytes` with one `write` (more only if the kernel takes less) and
+/// makes them durable with one `fdatasync`.
+fn write_and_sync(mut file: &File, bytes: &[u8], path: &Path) -> Result<(), LogError> {
+    file.write_all(bytes).map_err(io_error(path, "write"))?;
+    file.sync_data().map_err(io_error(path, "fdatasync"))
+}
+
+/// Writes a complete log image to the temporary file `tmp`, replacing any
+/// stale one left by a crash, and returns it open for appending.
+fn write_temp(tmp: &Path, image: &[u8]) -> Result<File, LogError> {
+    match fs::remove_file(tmp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            return Err(io_error(tmp, "remove stale temporary file")(e));
+        }
+        _ => {}
+    }
+    let file = OpenOptions::new()
+        .append(true)
+        .create_new(true)
+        .open(tmp)
+        .map_err(io_error(tmp, "create"))?;
+    write_and_sync(&file, image, tmp)?;
+    Ok(file)
+}
+
+/// Fsyncs the directory holding `path`, making a create or rename in it
+/// durable.
+fn sync_parent(path: &Path) -> Result<(), LogError> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(dir, "fsync directory"))
+}
+
+/// `path` with `suffix` appended to its file name.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = OsString::from(path.as_os_str());
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn encode_error(path: &Path, what: String) -> LogError {
+    LogError::Encode {
+        path: path.to_path_buf(),
+        what,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            static COUNTER: AtomicUsize = AtomicUsize::new(0);
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!(
+                "raft-mio-filelog-unit-{name}-{}-{n}",
+                std::process::id()
+            ));
+            fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn failed_write_poisons_the_log() {
+        let dir = Scratch::new("poison");
+        let path = dir.0.join("log");
+        let mut log = FileLog::<String, u32>::create(&path, &"h".to_string()).unwrap();
+        // A read-only handle makes the next write fail with EBADF, standing
+        // in for a disk error.
+        log.file = File::open(&path).unwrap();
+        log.append(&[1]).unwrap();
+        let first = log.sync().unwrap_err();
+        assert!(
+            matches!(
+                first,
+                LogError::Io {
+                    action: "write",
+                    ..
+                }
+            ),
+            "{first}"
+        );
+        for later in [log.sync(), log.append(&[2]), log.replace(&"x".into(), &[])] {
+            let err = later.unwrap_err();
+            assert!(matches!(err, LogError::Poisoned { .. }), "{err}");
+            assert!(err.to_string().contains("write failed"), "{err}");
+        }
+    }
+
+    #[test]
+    fn size_counts_pending_and_resets_on_replace() {
+        let dir = Scratch::new("size");
+        let path = dir.0.join("log");
+        let mut log = FileLog::<String, u32>::create(&path, &"h".to_string()).unwrap();
+        let base = log.size();
+        assert_eq!(base.bytes, base.base_bytes);
+        assert_eq!(base.bytes, fs::metadata(&path).unwrap().len());
+        log.append(&[1, 2, 3]).unwrap();
+        let grown = log.size();
+        assert_eq!(grown.records, 3);
+        log.sync().unwrap();
+        assert_eq!(log.size(), grown);
+        assert_eq!(grown.bytes, fs::metadata(&path).unwrap().len());
+        log.replace(&"hh".into(), &[7]).unwrap();
+        let replaced = log.size();
+        assert_eq!(replaced.records, 1);
+        assert_eq!(replaced.base_bytes, base.base_bytes + 1);
+        assert_eq!(replaced.bytes, fs::metadata(&path).unwrap().len());
+    }
+
+    #[test]
+    fn sibling_appends_to_the_file_name() {
+        assert_eq!(
+            sibling(Path::new("a/b.log"), ".tmp"),
+            PathBuf::from("a/b.log.tmp")
+        );
+    }
+}
