@@ -1,1 +1,104 @@
-//! placeholder
+//! A sans-IO Raft server whose behaviour follows Open vSwitch's `ovsdb/raft.c`.
+//!
+//! A [`Server`] is one Raft server as a pure state machine: it consumes events (time,
+//! messages, durable-write completions, connections) and requests (commands, administration),
+//! and emits [`Action`]s (send a message, write log records, apply committed entries, answer a
+//! command). It does no I/O, reads no clock, starts no threads and draws no OS randomness:
+//! the same inputs and seed give the same actions, byte for byte.
+//!
+//! # The driving contract
+//!
+//! 1. Feed one input with the current time: [`Server::step`] with an [`Event`], or a request
+//!    such as [`Server::execute`].
+//! 2. Drain [`Server::poll_action`] until it returns `None`, carrying out each action in
+//!    order.
+//! 3. Report every completion back as an event: a write became durable
+//!    (`Event::Persisted`), a connection came up or went away, a message arrived.
+//! 4. Call [`Server::step`] again no later than [`Server::next_deadline`] (`Event::Tick` if
+//!    nothing else happened).
+//!
+//! # What the core guarantees
+//!
+//! - **Write before send.** A message that mentions a term, a vote or an entry that is not yet
+//!   durable is held inside the core and released only once the driver reports that write
+//!   durable. A leader counts itself toward a commit only once its own write is durable.
+//!   `Event::Persisted { ticket }` acknowledges every write up to `ticket`, so a driver may
+//!   group many writes into one fsync, or write on another thread.
+//! - **Determinism.** Time is [`Millis`] from the driver; randomness comes from a PRNG seeded
+//!   by [`Config::seed`]; every collection that decides output order is ordered.
+//! - **Untrusted input.** No message, record or call makes the core panic. Stale or malformed
+//!   input is answered as the reference answers it, or ignored and counted in [`Counters`].
+//! - **Applying.** Committed entries with data reach the application as `Action::Apply` in log
+//!   order, after an `Action::ApplySnapshot` whenever the snapshot is unread (N6).
+//!
+//! # Example: a one-server cluster with an in-memory disk
+//!
+//! ```
+//! use raft_core::*;
+//!
+//! let (sid, cid) = (ServerId::from_u128(1), ClusterId::from_u128(2));
+//! let (header, records) = bootstrap::create_cluster(
+//!     sid, cid, "kv", "tcp:127.0.0.1:6641", EntryId::from_u128(3), Data::from("{}"), None,
+//! ).unwrap();
+//! let mut disk: Vec<Record> = records.clone();
+//! let mut server = Server::open(header, records, Config::with_seed(7), Millis(0)).unwrap();
+//! let eid = server.execute(Millis(1), Data::from("put a=1"), None);
+//! let (mut now, mut applied, mut done) = (Millis(1), Vec::new(), None);
+//! while done.is_none() {
+//!     while let Some(action) = server.poll_action() {
+//!         match action {
+//!             Action::WriteLog { ticket, records } => {
+//!                 disk.extend(records); // A real driver fsyncs here (or batches, then fsyncs).
+//!                 server.step(now, Event::Persisted { ticket });
+//!             }
+//!             Action::Apply { data, .. } => applied.push(data),
+//!             Action::CommandDone { eid: e, status, .. } if e == eid => done = Some(status),
+//!             _ => {} // Sends, connections, notices and logs: nothing to do alone.
+//!         }
+//!     }
+//!     now = server.next_deadline().unwrap_or(now).max(now);
+//!     server.step(now, Event::Tick);
+//! }
+//! assert_eq!(done, Some(CommandStatus::Success));
+//! assert_eq!(applied, vec![Data::from("put a=1")]);
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+mod action;
+mod address;
+pub mod bootstrap;
+mod config;
+mod counters;
+mod data;
+mod entry;
+mod error;
+mod event;
+mod failure;
+mod log;
+mod message;
+mod quorum;
+mod record;
+mod rng;
+mod role;
+mod server;
+mod status;
+mod timer;
+mod types;
+mod waiter;
+
+pub use action::{Action, LogLevel, Notice, Role};
+pub use address::{Address, AddressError, Scheme};
+pub use config::Config;
+pub use counters::Counters;
+pub use data::Data;
+pub use entry::{Configuration, Entry, Payload};
+pub use error::{AdminError, BootstrapError, ConfigError, OpenError, SnapshotError};
+pub use event::Event;
+pub use failure::FailureTest;
+pub use message::{AppendResult, CommandStatus, Message, Rpc, ServerChangeStatus, UnknownText};
+pub use record::{Header, NOTE_LEFT, Record, Snapshot};
+pub use server::{DEFAULT_ELECTION_TIMER_MS, MAX_ELECTION_TIMER_MS, MIN_ELECTION_TIMER_MS, Server};
+pub use status::{ConnectionStatus, MemberState, ServerStatus, Status};
+pub use types::{ClusterId, ConnId, EntryId, Index, Millis, Nickname, ServerId, Term, WriteTicket};

@@ -1,0 +1,48 @@
+//! Majority arithmetic, kept pure so it can be tested in isolation.
+
+use crate::Index;
+
+/// The highest index that a strict majority of `matches` has reached: the median of the
+/// match indexes sorted in descending order. `None` for an empty set.
+pub(crate) fn majority_index(mut matches: Vec<Index>) -> Option<Index> {
+    if matches.is_empty() {
+        return None;
+    }
+    matches.sort_unstable_by(|a, b| b.cmp(a));
+    Some(matches[matches.len() / 2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A table in the spirit of raft-rs/etcd's quorum tests: match indexes → committed index.
+    #[test]
+    fn r4_majority_index_table() {
+        let table: &[(&[u64], Option<u64>)] = &[
+            (&[], None),
+            (&[5], Some(5)),
+            (&[5, 3], Some(3)),
+            (&[9, 7, 5], Some(7)),
+            (&[1, 9, 7, 5], Some(5)),
+            (&[2, 2, 9, 9, 9], Some(9)),
+            (&[0, 0, 0, 9, 9], Some(0)),
+        ];
+        for (matches, want) in table {
+            let got = majority_index(matches.iter().map(|&m| Index(m)).collect());
+            assert_eq!(got, want.map(Index), "{matches:?}");
+        }
+    }
+
+    proptest! {
+        /// The result is reached by a strict majority, and nothing higher is.
+        #[test]
+        fn majority_index_is_the_highest_majority(v in proptest::collection::vec(0u64..20, 1..9)) {
+            let m = majority_index(v.iter().map(|&x| Index(x)).collect()).unwrap().0;
+            let at_least = |i: u64| v.iter().filter(|&&x| x >= i).count();
+            prop_assert!(at_least(m) > v.len() / 2);
+            prop_assert!(at_least(m + 1) <= v.len() / 2);
+        }
+    }
+}

@@ -1,0 +1,552 @@
+//! Log replication: append requests and replies, commit, apply (R1–R7, N6).
+
+use super::Server;
+use crate::role::{Mode, RoleState};
+use crate::waiter::Waiting;
+use crate::{
+    Action, AppendResult, CommandStatus, Entry, FailureTest, Index, LogLevel, Notice, Payload,
+    Record, Rpc, ServerId, Term,
+};
+
+/// The parts of an append request the reply needs.
+#[derive(Clone, Copy)]
+pub(super) struct AppendHeader {
+    pub(super) from: ServerId,
+    pub(super) prev_index: Index,
+    pub(super) prev_term: Term,
+    pub(super) leader_commit: Index,
+    pub(super) n_entries: u64,
+}
+
+impl Server {
+    // -------------------------------------------------------------------------------------
+    // Follower side.
+
+    /// Raft's AppendEntries receiver (R2), after the term prologue.
+    pub(super) fn handle_append_request(&mut self, rq: AppendHeader, entries: Vec<Entry>) {
+        // Raft §4.1: accept entries from a leader outside our configuration, or a new server
+        // could never catch up.
+        if !self.update_leader(rq.from) {
+            self.send_append_reply(rq, AppendResult::Inconsistency, "usurped leadership");
+            return;
+        }
+        self.reset_election_timer();
+        let snap = self.log.snapshot().index;
+        let Some(first) = rq.prev_index.checked_add(1) else {
+            self.send_append_reply(rq, AppendResult::Inconsistency, "mismatch past end of log");
+            return;
+        };
+        if first >= self.log.start() {
+            self.append_entries(rq, rq.prev_index, rq.prev_term, entries);
+            return;
+        }
+        // The request reaches back into what our snapshot covers. `first < start`, so
+        // `prev + n` cannot overflow.
+        let nth = Index(rq.prev_index.0 + rq.n_entries);
+        if nth < snap {
+            self.send_append_reply(rq, AppendResult::Ok, "append before log start");
+        } else if nth == snap {
+            let last_term = entries.last().map_or(rq.prev_term, |e| e.term);
+            if last_term == self.log.snapshot().term {
+                self.send_append_reply(rq, AppendResult::Ok, "no change");
+            } else {
+                self.send_append_reply(rq, AppendResult::Inconsistency, "term mismatch");
+            }
+        } else {
+            // Trim the entries our snapshot covers, keeping the term of the last one trimmed.
+            let ofs = (self.log.start().0 - first.0) as usize;
+            let prev_term = entries[ofs - 1].term;
+            let rest = entries.into_iter().skip(ofs).collect();
+            self.append_entries(rq, snap, prev_term, rest);
+        }
+    }
+
+    /// Whether `prev_index` is in our log with `prev_term`, else why not.
+    fn mismatch(&self, prev_index: Index, prev_term: Term) -> Option<&'static str> {
+        let snap = self.log.snapshot().index;
+        if prev_index < snap {
+            Some("mismatch before start of log")
+        } else if prev_index >= self.log.end() {
+            Some("mismatch past end of log")
+        } else if self.log.term_at(prev_index) != Some(prev_term) {
+            Some(if prev_index == snap {
+                "prev_term mismatch"
+            } else {
+                "term mismatch"
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Raft Figure 3.1, receiver steps 2–4.
+    fn append_entries(
+        &mut self,
+        rq: AppendHeader,
+        prev_index: Index,
+        prev_term: Term,
+        entries: Vec<Entry>,
+    ) {
+        if let Some(why) = self.mismatch(prev_index, prev_term) {
+            let text = format!(
+                "rejecting append_request because previous entry {prev_term},{prev_index} not in local log ({why})"
+            );
+            self.log(LogLevel::Info, text);
+            self.send_append_reply(rq, AppendResult::Inconsistency, why);
+            return;
+        }
+        // Skip what we already have; truncate at the first conflict.
+        let mut skip = 0;
+        let mut config_changed = false;
+        for entry in &entries {
+            let index = Index(prev_index.0 + 1 + skip as u64);
+            match self.log.term_at(index) {
+                None => break,
+                Some(t) if t == entry.term => skip += 1,
+                Some(_) if index <= self.commit_index => {
+                    // Only a broken leader rewrites committed entries; refuse.
+                    self.counters.conflicts_with_committed += 1;
+                    self.send_append_reply(
+                        rq,
+                        AppendResult::Inconsistency,
+                        "conflicts with committed entry",
+                    );
+                    return;
+                }
+                Some(_) => {
+                    let n = self.log.end().distance_from(index);
+                    self.log(
+                        LogLevel::Info,
+                        format!("truncating {n} entries from end of log"),
+                    );
+                    config_changed |= self.log.truncate(index);
+                    self.barrier.clamp_log(index.prev());
+                    break;
+                }
+            }
+        }
+        if skip == entries.len() {
+            let note = if rq.n_entries == 0 {
+                "heartbeat"
+            } else {
+                "no change"
+            };
+            if config_changed {
+                self.sync_members_from_log();
+            }
+            self.send_append_reply(rq, AppendResult::Ok, note);
+            return;
+        }
+        if self.crash_point(
+            FailureTest::CrashAfterReceiveAppendRequestUpdate,
+            "crash after receiving append_request with update",
+        ) {
+            return;
+        }
+        let mut records = Vec::with_capacity(entries.len() - skip);
+        for entry in entries.into_iter().skip(skip) {
+            config_changed |= matches!(entry.payload, Payload::Configuration(_));
+            let index = self.log.append(entry.clone());
+            records.push(Record::Entry { index, entry });
+        }
+        let ticket = self.write(records);
+        self.barrier
+            .wait(ticket, Waiting::Entries(self.log.last_index()));
+        if config_changed {
+            self.sync_members_from_log();
+        }
+        self.send_append_reply(rq, AppendResult::Ok, "log updated");
+    }
+
+    /// Raft §3.4: an append request names the leader of our term (the reference's
+    /// `raft_update_leader`). A leader hearing another leader of its term refuses it (R2).
+    fn update_leader(&mut self, sid: ServerId) -> bool {
+        if self.is_leader() {
+            self.log(
+                LogLevel::Error,
+                format!(
+                    "this server is leader but server {} claims to be",
+                    sid.nickname()
+                ),
+            );
+            return false;
+        }
+        if self.leader != Some(sid) {
+            let text = match self.leader {
+                Some(old) => format!(
+                    "leader for term {} changed from {} to {}",
+                    self.term,
+                    old.nickname(),
+                    sid.nickname()
+                ),
+                None => format!("server {} is leader for term {}", sid.nickname(), self.term),
+            };
+            self.log(LogLevel::Info, text);
+            self.set_leader(Some(sid));
+            self.write(vec![Record::Leader {
+                term: self.term,
+                leader: sid,
+            }]);
+        }
+        if matches!(self.role, RoleState::Candidate(_)) {
+            self.set_role(RoleState::Follower);
+        }
+        true
+    }
+
+    /// Answers an append request, first advancing the commit index on success (R5).
+    pub(super) fn send_append_reply(
+        &mut self,
+        rq: AppendHeader,
+        result: AppendResult,
+        comment: &str,
+    ) {
+        if result == AppendResult::Ok && rq.leader_commit > self.commit_index {
+            let last_new = Index(rq.prev_index.0.saturating_add(rq.n_entries));
+            self.update_commit_index(rq.leader_commit.min(last_new));
+        }
+        let reply = Rpc::AppendReply {
+            term: self.term,
+            log_end: self.log.end(),
+            prev_index: rq.prev_index,
+            prev_term: rq.prev_term,
+            n_entries: rq.n_entries,
+            result,
+        };
+        // Successful replies are the hot path; keep them free of allocation.
+        let comment = (result != AppendResult::Ok).then_some(comment);
+        self.send_with_comment(rq.from, reply, comment);
+    }
+
+    // -------------------------------------------------------------------------------------
+    // Leader side.
+
+    /// Appends an entry of the current term as leader and sends it to every peer that can take
+    /// it now (R7). Returns its index.
+    pub(super) fn append_entry(&mut self, payload: Payload) -> Index {
+        let entry = Entry {
+            term: self.term,
+            payload,
+        };
+        let config = matches!(entry.payload, Payload::Configuration(_));
+        let index = self.log.append(entry.clone());
+        let ticket = self.write(vec![Record::Entry { index, entry }]);
+        self.barrier.wait(ticket, Waiting::Entries(index));
+        if config {
+            self.sync_members_from_log();
+        }
+        index
+    }
+
+    /// Appends an entry as leader and sends it out at once (R7).
+    pub(super) fn append_and_replicate(&mut self, payload: Payload) -> Index {
+        let index = self.append_entry(payload);
+        self.replicate_to_all();
+        self.reset_ping_timer();
+        index
+    }
+
+    /// Sends what the peers are missing, after new entries (R7).
+    pub(super) fn replicate_to_all(&mut self) {
+        for peer in self.leader_peers() {
+            self.replicate(peer);
+        }
+    }
+
+    /// Every server the leader replicates to: configured peers and servers being added.
+    fn leader_peers(&self) -> Vec<ServerId> {
+        let RoleState::Leader(l) = &self.role else {
+            return Vec::new();
+        };
+        l.progress
+            .keys()
+            .chain(l.adding.keys())
+            .copied()
+            .filter(|s| *s != self.sid)
+            .collect()
+    }
+
+    /// Sends `peer` the entries it lacks, as far as flow control allows, or the snapshot if
+    /// it is behind the log start (R3).
+    pub(super) fn replicate(&mut self, peer: ServerId) {
+        loop {
+            let (start, end) = (self.log.start(), self.log.end());
+            let (max_n, max_bytes) = (self.config.max_append_entries, self.config.max_append_bytes);
+            let (max_msgs, max_inflight) = (
+                self.config.max_inflight_appends,
+                self.config.max_inflight_bytes,
+            );
+            let RoleState::Leader(l) = &mut self.role else {
+                return;
+            };
+            let Some(p) = l.progress_mut(peer) else {
+                return;
+            };
+            if p.snapshot_in_flight.is_some() || p.next_index >= end {
+                return;
+            }
+            if p.next_index < start {
+                self.send_snapshot(peer, None);
+                return;
+            }
+            if !p.may_send(max_msgs, max_inflight) {
+                return;
+            }
+            let next = p.next_index;
+            let entries = self.log.entries_from(next, max_n, max_bytes);
+            let n = entries.len() as u64;
+            let bytes = entries.iter().map(Entry::wire_size).sum();
+            let last = Index(next.0 + n - 1);
+            let RoleState::Leader(l) = &mut self.role else {
+                return;
+            };
+            let Some(p) = l.progress_mut(peer) else {
+                return;
+            };
+            p.sent(last, bytes);
+            let probing = matches!(p.mode, Mode::Probe { .. });
+            let rpc = self.append_request_rpc(next, entries);
+            self.send(peer, rpc);
+            if probing {
+                return;
+            }
+        }
+    }
+
+    /// An append request for `entries` starting at `next`.
+    pub(super) fn append_request_rpc(&self, next: Index, entries: Vec<Entry>) -> Rpc {
+        let prev_index = next.prev();
+        // Below the log start the snapshot's term stands in (only a heartbeat to a server
+        // that needs the snapshot gets here, and it is refused).
+        let prev_term = self
+            .log
+            .term_at(prev_index)
+            .unwrap_or(self.log.snapshot().term);
+        Rpc::AppendRequest {
+            term: self.term,
+            prev_index,
+            prev_term,
+            leader_commit: self.commit_index,
+            entries,
+        }
+    }
+
+    /// Heartbeats to every peer (R6), and pings to followers waiting on relayed commands.
+    /// Servers being added get them too (beyond the reference), so a lost reply cannot stall
+    /// their catch-up.
+    pub(super) fn send_heartbeats(&mut self) {
+        let (now, limit, start) = (self.now, 2 * self.election_timer, self.log.start());
+        for peer in self.leader_peers() {
+            let RoleState::Leader(l) = &mut self.role else {
+                return;
+            };
+            let Some(p) = l.progress_mut(peer) else {
+                continue;
+            };
+            p.expire_snapshot(now, limit);
+            let next = p.next_index.max(start);
+            let rpc = self.append_request_rpc(next, Vec::new());
+            self.send(peer, rpc);
+        }
+        self.ping_relayed_commands();
+        self.reset_ping_timer();
+    }
+
+    /// Raft Figure 3.1: the leader's handling of an append reply (R3).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn handle_append_reply(
+        &mut self,
+        from: ServerId,
+        log_end: Index,
+        prev_index: Index,
+        n_entries: u64,
+        result: AppendResult,
+    ) {
+        let last_index = self.log.last_index();
+        let RoleState::Leader(l) = &mut self.role else {
+            self.counters.replies_not_leader += 1;
+            return;
+        };
+        let Some(p) = l.progress_mut(from).filter(|_| from != self.sid) else {
+            self.counters.replies_from_unknown += 1;
+            return;
+        };
+        p.replied = true;
+        let acked = Index(prev_index.0.saturating_add(n_entries));
+        match result {
+            AppendResult::Ok if acked > last_index => {
+                // A follower cannot hold entries we never had: ignore the lie.
+                self.counters.bogus_replies += 1;
+                return;
+            }
+            AppendResult::Ok => {
+                p.acked(acked);
+                self.update_match(from, acked);
+            }
+            AppendResult::Inconsistency | AppendResult::IoError => {
+                if !p.rejected(prev_index, n_entries, log_end) {
+                    return; // A stale rejection of an older request.
+                }
+                if result == AppendResult::IoError {
+                    let text = format!("{} reported I/O error", from.nickname());
+                    self.log(LogLevel::Info, text);
+                    return; // No point in re-sending at once.
+                }
+            }
+        }
+        self.replicate(from);
+        self.check_caught_up(from);
+    }
+
+    /// Raises `peer`'s match index and commits what a majority holds.
+    pub(super) fn update_match(&mut self, peer: ServerId, index: Index) {
+        let RoleState::Leader(l) = &mut self.role else {
+            return;
+        };
+        let Some(p) = l.progress_mut(peer) else {
+            return;
+        };
+        if index > p.match_index {
+            p.match_index = index;
+            self.consider_commit();
+        }
+    }
+
+    /// Our own log became durable further: as leader, count ourselves (R4).
+    pub(super) fn own_log_synced(&mut self) {
+        let synced = self.barrier.log_synced().min(self.log.last_index());
+        self.update_match(self.sid, synced);
+    }
+
+    /// Raft Figure 3.1 (R4): commit the highest index a majority holds, if it is of the
+    /// current term. The majority index is the median of the sorted match indexes, so this
+    /// costs O(servers), not O(uncommitted log) as the reference's loop does.
+    fn consider_commit(&mut self) {
+        let RoleState::Leader(l) = &self.role else {
+            return;
+        };
+        let matches: Vec<Index> = l.progress.values().map(|p| p.match_index).collect();
+        let Some(majority) = crate::quorum::majority_index(matches) else {
+            return;
+        };
+        if majority > self.commit_index && self.log.term_at(majority) == Some(self.term) {
+            self.update_commit_index(majority);
+            self.send_heartbeats();
+        }
+    }
+
+    // -------------------------------------------------------------------------------------
+    // Commit and apply.
+
+    /// Advances the commit index to `new` (S7): completes commands, applies election timers,
+    /// lets reconfiguration proceed, and hands entries to the application.
+    pub(super) fn update_commit_index(&mut self, new: Index) -> bool {
+        let new = new.min(self.log.last_index());
+        if new <= self.commit_index {
+            return false;
+        }
+        let mut reconfigure = false;
+        for index in self.commit_index.0 + 1..=new.0 {
+            let index = Index(index);
+            let Some(entry) = self.log.get(index) else {
+                break;
+            };
+            match entry.payload.clone() {
+                Payload::Data { id, .. } => self.complete_on_commit(id, index),
+                Payload::ElectionTimer(ms) => self.election_timer_committed(ms),
+                Payload::Configuration(_) => reconfigure = true,
+                Payload::Noop => {}
+            }
+        }
+        self.commit_index = new;
+        self.write(vec![Record::CommitIndex { index: new }]);
+        self.advance_apply();
+        if self.is_leader() {
+            // Reconfiguration also waits for this term's first commit (M3), so try on every
+            // commit, not only on configuration entries.
+            let _ = reconfigure;
+            self.run_reconfigure();
+        }
+        true
+    }
+
+    fn election_timer_committed(&mut self, ms: u64) {
+        let ms = super::sane_election_timer(ms);
+        if let RoleState::Leader(l) = &mut self.role {
+            l.election_timer_new = None;
+        }
+        if ms != self.election_timer {
+            let text = format!(
+                "Election timer changed from {} to {ms}",
+                self.election_timer
+            );
+            self.log(LogLevel::Info, text);
+            self.election_timer = ms;
+            self.notify(Notice::ElectionTimerChanged { ms });
+        }
+    }
+
+    /// Hands the application what is committed and unread: the snapshot first if unread, then
+    /// each entry with data (N6). Nothing while joining or failed.
+    pub(super) fn advance_apply(&mut self) {
+        if self.joining.is_some() || self.failed.is_some() {
+            return;
+        }
+        let snap = self.log.snapshot();
+        if snap.index.0 >= 1 && self.last_applied.next() == snap.index {
+            let action = Action::ApplySnapshot {
+                index: snap.index,
+                eid: snap.eid,
+                data: snap.data.clone(),
+            };
+            self.last_applied = snap.index;
+            self.emit(action);
+        }
+        while self.last_applied < self.commit_index {
+            let index = self.last_applied.next();
+            self.last_applied = index;
+            if let Some(Entry {
+                payload: Payload::Data { id, data },
+                ..
+            }) = self.log.get(index)
+            {
+                let action = Action::Apply {
+                    index,
+                    eid: *id,
+                    data: data.clone(),
+                };
+                self.emit(action);
+            }
+        }
+    }
+
+    /// Completes a command whose entry committed (C6), whatever our role now.
+    fn complete_on_commit(&mut self, eid: crate::EntryId, index: Index) {
+        let leader = self.is_leader();
+        let Some(cmd) = self.commands.get_mut(&eid) else {
+            return;
+        };
+        match (cmd.index.is_some(), leader) {
+            (false, true) => {
+                let text = format!(
+                    "command completed after role change from follower to leader (eid: {}, commit index: {index})",
+                    eid.0
+                );
+                self.log(LogLevel::Info, text);
+            }
+            (true, false) => {
+                // We lost leadership after replicating it; the relaying follower learns of the
+                // commit itself, so no reply.
+                cmd.requester = None;
+            }
+            _ => {}
+        }
+        let cmd = self.commands.get_mut(&eid).map(|c| {
+            c.index = Some(index);
+            c.requester
+        });
+        if cmd.is_some() {
+            self.complete_command(eid, CommandStatus::Success);
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! Snapshots: storing our own, installing the leader's (S9, N1–N7).
+
+use super::Server;
+use crate::role::RoleState;
+use crate::waiter::Waiting;
+use crate::{
+    Action, Data, FailureTest, Header, Index, LogLevel, Millis, Record, Rpc, ServerId, Snapshot,
+    SnapshotError, Term,
+};
+
+/// The log must exceed this many bytes of entries before "grew a lot" (OVS uses 10 MB).
+const GREW_LOTS_MIN_BYTES: u64 = 10 << 20;
+
+impl Server {
+    /// Replaces the log up to `index` (default: the last applied index) by a snapshot of the
+    /// application's state `data` (N1, S9). The log is replaced with one atomic
+    /// `Action::ReplaceLog`.
+    ///
+    /// Call it only when [`Server::may_snapshot`] is true; a leader should first call
+    /// [`Server::notify_snapshot_recommended`] to hand over leadership (N3).
+    pub fn store_snapshot(
+        &mut self,
+        now: Millis,
+        data: Data,
+        index: Option<Index>,
+    ) -> Result<(), SnapshotError> {
+        self.snapshot_refusal()?;
+        if !self.enter(now) {
+            return Err(SnapshotError::Failed);
+        }
+        let result = self.store_snapshot_now(data, index);
+        self.leave_step();
+        result
+    }
+
+    fn snapshot_refusal(&self) -> Result<(), SnapshotError> {
+        if self.joining.is_some() {
+            Err(SnapshotError::Joining)
+        } else if self.leaving {
+            Err(SnapshotError::Leaving)
+        } else if self.left {
+            Err(SnapshotError::Left)
+        } else if self.failed.is_some() || self.crashed || self.closed {
+            Err(SnapshotError::Failed)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn store_snapshot_now(
+        &mut self,
+        data: Data,
+        index: Option<Index>,
+    ) -> Result<(), SnapshotError> {
+        let index = index.unwrap_or(self.last_applied);
+        if index.next() <= self.log.start() {
+            return Err(SnapshotError::Duplicate);
+        }
+        if index > self.last_applied {
+            return Err(SnapshotError::NotApplied {
+                index,
+                applied: self.last_applied,
+            });
+        }
+        let snapshot = Snapshot {
+            index,
+            term: self.log.term_at(index).unwrap_or_default(),
+            eid: self.log.eid_at(index),
+            servers: self.log.configuration_at(index).clone(),
+            election_timer: Some(self.election_timer),
+            data,
+        };
+        self.log.compact(snapshot);
+        let mut records: Vec<Record> = self
+            .log
+            .iter_from(self.log.start())
+            .map(|(index, e)| Record::Entry {
+                index,
+                entry: e.clone(),
+            })
+            .collect();
+        records.push(self.state_record());
+        if self.commit_index >= self.log.start() {
+            records.push(Record::CommitIndex {
+                index: self.commit_index,
+            });
+        }
+        // The new log holds every entry we have, so once it is durable so are they.
+        self.replace_log(records, self.log.last_index());
+        Ok(())
+    }
+
+    /// Asks the driver to replace the log with a header carrying the current snapshot and
+    /// `records`; once durable, the log is durable up to `synced_up_to`.
+    fn replace_log(&mut self, records: Vec<Record>, synced_up_to: Index) {
+        let header = Header {
+            server_id: self.sid,
+            cluster_id: self.cid,
+            name: self.name.clone(),
+            local_address: self.local_address.clone(),
+            // Beyond the reference: a joining server keeps saying so, so a restart before the
+            // join completes asks again instead of failing "not in configuration".
+            joining: self.joining.clone(),
+            snapshot: Some(self.log.snapshot().clone()),
+        };
+        let ticket = self.barrier.issue();
+        self.emit(Action::ReplaceLog {
+            ticket,
+            header: Box::new(header),
+            records,
+        });
+        self.barrier.wait(ticket, Waiting::Entries(synced_up_to));
+    }
+
+    /// The current term and vote as a record.
+    fn state_record(&self) -> Record {
+        match self.vote {
+            Some(vote) => Record::Vote {
+                term: self.term,
+                vote,
+            },
+            None => Record::Term { term: self.term },
+        }
+    }
+
+    /// True if [`Server::store_snapshot`] can work now (N2): not joining, leaving, left or
+    /// failed; a follower or a lone server; and something applied beyond the snapshot.
+    pub fn may_snapshot(&self) -> bool {
+        self.snapshot_refusal().is_ok()
+            && (matches!(self.role, RoleState::Follower) || self.members.len() == 1)
+            && self.last_applied >= self.log.start()
+    }
+
+    /// How many applied entries a snapshot would discard (N7).
+    pub fn log_length(&self) -> u64 {
+        self.last_applied.next().distance_from(self.log.start())
+    }
+
+    /// True if the log grew enough since the last snapshot that one is worth taking (N7):
+    /// more than 10 MB of entries and more than the snapshot's own size.
+    pub fn grew_lots(&self) -> bool {
+        let bytes: u64 = self
+            .log
+            .iter_from(self.log.start())
+            .map(|(_, e)| e.wire_size() as u64)
+            .sum();
+        bytes > GREW_LOTS_MIN_BYTES && bytes > self.log.snapshot().data.len() as u64
+    }
+
+    /// Prepares for a snapshot soon (N3): a leader hands over leadership first, since writing
+    /// a snapshot may take long and the cluster should not wait.
+    pub fn notify_snapshot_recommended(&mut self, now: Millis) {
+        if self.enter(now) {
+            self.notify_snapshot_recommended_at();
+            self.leave_step();
+        }
+    }
+
+    pub(super) fn notify_snapshot_recommended_at(&mut self) {
+        if self.is_leader() {
+            self.log(
+                LogLevel::Info,
+                "Transferring leadership to write a snapshot.".into(),
+            );
+            self.transfer_leadership_because("preparing to write snapshot");
+            self.become_follower();
+        }
+    }
+
+    /// Sends our snapshot to `peer`, one at a time (N4).
+    pub(super) fn send_snapshot(&mut self, peer: ServerId, comment: Option<&str>) {
+        let now = self.now;
+        let RoleState::Leader(l) = &mut self.role else {
+            return;
+        };
+        let Some(p) = l.progress_mut(peer) else {
+            return;
+        };
+        if p.snapshot_in_flight.is_some() {
+            return;
+        }
+        let mut snapshot = self.log.snapshot().clone();
+        snapshot.election_timer = Some(self.election_timer); // The latest value.
+        let text = format!(
+            "sending snapshot to server {}, {}:{}",
+            peer.nickname(),
+            self.term,
+            snapshot.index
+        );
+        let sent = self.send_with_comment(
+            peer,
+            Rpc::InstallSnapshotRequest {
+                term: self.term,
+                snapshot,
+            },
+            comment,
+        );
+        if let RoleState::Leader(l) = &mut self.role
+            && let Some(p) = l.progress_mut(peer)
+        {
+            p.snapshot_in_flight = sent.then_some(now);
+        }
+        self.log(LogLevel::Info, text);
+    }
+
+    /// The follower's side of InstallSnapshot (N4): ignore a snapshot older than ours or
+    /// inside our log; replace the log with a newer one.
+    pub(super) fn handle_install_snapshot_request(&mut self, from: ServerId, snapshot: Snapshot) {
+        if self.crash_point(
+            FailureTest::CrashBeforeSendSnapshotReply,
+            "crash before sending install_snapshot_reply",
+        ) {
+            return;
+        }
+        self.reset_election_timer();
+        let (last_index, last_term) = (snapshot.index, snapshot.term);
+        if last_index.next() >= self.log.end() && !snapshot.servers.is_empty() {
+            self.install_snapshot(snapshot);
+        }
+        self.send(
+            from,
+            Rpc::InstallSnapshotReply {
+                term: self.term,
+                last_index,
+                last_term,
+            },
+        );
+    }
+
+    /// Discards our whole log for `snapshot`, which reaches past its end.
+    fn install_snapshot(&mut self, snapshot: Snapshot) {
+        let index = snapshot.index;
+        self.log.reset(snapshot);
+        // Nothing of the old log vouches for the snapshot until the new log is durable.
+        self.barrier.clamp_log(index.prev());
+        self.replace_log(vec![self.state_record()], index);
+        self.commit_index = index;
+        if self.last_applied < index {
+            self.last_applied = index.prev(); // The snapshot is unread.
+        }
+        self.sync_members_from_log();
+        if let Some(ms) = self.log.snapshot().election_timer {
+            self.election_timer = super::sane_election_timer(ms);
+        }
+        self.advance_apply();
+    }
+
+    /// The leader's side (N5): start over if the follower installed an obsolete snapshot,
+    /// else continue with appends from the log start.
+    pub(super) fn handle_install_snapshot_reply(
+        &mut self,
+        from: ServerId,
+        last_index: Index,
+        last_term: Term,
+    ) {
+        let snap = (self.log.snapshot().index, self.log.snapshot().term);
+        // The reference does not check the role here and would assert in the append below.
+        let RoleState::Leader(l) = &mut self.role else {
+            self.counters.replies_not_leader += 1;
+            return;
+        };
+        let Some(p) = l.progress_mut(from) else {
+            self.counters.replies_from_unknown += 1;
+            return;
+        };
+        p.snapshot_in_flight = None;
+        if (last_index, last_term) != snap {
+            let text = format!(
+                "server {} installed out-of-date snapshot, starting over",
+                from.nickname()
+            );
+            self.log(LogLevel::Info, text);
+            self.send_snapshot(from, Some("installed obsolete snapshot"));
+            return;
+        }
+        // The follower now holds our log up to the snapshot: replicate from there.
+        p.acked(snap.0);
+        let text = format!(
+            "installed snapshot on server {} up to {last_term}:{last_index}",
+            from.nickname()
+        );
+        self.log(LogLevel::Info, text);
+        self.update_match(from, snap.0);
+        self.replicate(from);
+        self.check_caught_up(from);
+    }
+}
