@@ -1,1 +1,3 @@
 //! placeholder
+pub mod datadriven;
+pub mod linearizability;
