@@ -230,15 +230,15 @@ impl Cluster {
         let node = &mut self.nodes[i];
         match action {
             Action::Send { conn, message } => {
-                if let Some(&(to, peer_conn, _)) = self.links.get(&(i, conn)) {
-                    if !self.blocked.contains(&(i, to)) {
-                        self.queue.push_back(InFlight {
-                            from: i,
-                            to,
-                            conn: peer_conn,
-                            message,
-                        });
-                    }
+                if let Some(&(to, peer_conn, _)) = self.links.get(&(i, conn))
+                    && !self.blocked.contains(&(i, to))
+                {
+                    self.queue.push_back(InFlight {
+                        from: i,
+                        to,
+                        conn: peer_conn,
+                        message,
+                    });
                 }
             }
             Action::WriteLog { ticket, records } => {
@@ -480,7 +480,7 @@ impl Cluster {
             if let Some((j, cj, _)) = self.links.remove(&(i, c)) {
                 self.links.remove(&(j, cj));
                 self.queue
-                    .retain(|m| !(m.to == j && m.conn == cj) && !(m.to == i && m.conn == c));
+                    .retain(|m| !(m.to == j && m.conn == cj || m.to == i && m.conn == c));
                 self.step(j, Event::Disconnected { conn: cj });
             }
         }
