@@ -614,3 +614,46 @@ impl Cluster {
         })
     }
 }
+
+impl Cluster {
+    /// Adds and starts a server that joins through the given members' addresses.
+    pub fn join(&mut self, via: &[usize]) -> usize {
+        let i = self.nodes.len();
+        let remotes: Vec<String> = via.iter().map(|&v| address(v).to_string()).collect();
+        let remotes: Vec<&str> = remotes.iter().map(String::as_str).collect();
+        let h = bootstrap::join_cluster(sid(i), Some(cid()), "test", address(i).as_str(), &remotes)
+            .unwrap();
+        self.add_node(h, vec![]);
+        self.start(i);
+        self.settle();
+        i
+    }
+
+    /// Runs until node `i` is a full member (joined, in the configuration everywhere it is up).
+    pub fn run_until_member(&mut self, i: usize) -> bool {
+        self.run_until(30_000, |c| {
+            !c.server(i).is_joining()
+                && (0..c.nodes.len())
+                    .filter(|&j| c.is_up(j) && !c.server(j).is_stopped_for_good())
+                    .all(|j| c.server(j).configuration().contains(sid(i)))
+        })
+    }
+
+    /// The log lines of node `i` that contain `needle`.
+    pub fn logged(&self, i: usize, needle: &str) -> usize {
+        self.nodes[i]
+            .logs
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Messages of kind `name` sent so far, rendered from the trace.
+    pub fn sent_count(&self, from: usize, name: &str) -> usize {
+        let prefix = format!("n{from} Send");
+        self.trace
+            .iter()
+            .filter(|t| t.starts_with(&prefix) && t.contains(name))
+            .count()
+    }
+}
