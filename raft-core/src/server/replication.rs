@@ -384,10 +384,10 @@ impl Server {
                 self.update_match(from, acked);
             }
             AppendResult::Inconsistency | AppendResult::IoError => {
-                if !p.rejected(prev_index, n_entries, log_end) {
-                    return; // A stale rejection of an older request.
-                }
-                if result == AppendResult::IoError {
+                // A stale refusal (of an older request) changes nothing, but still lets a
+                // peer that needs the snapshot get it below.
+                let current = p.rejected(prev_index, n_entries, log_end);
+                if current && result == AppendResult::IoError {
                     let text = format!("{} reported I/O error", from.nickname());
                     self.log(LogLevel::Info, text);
                     return; // No point in re-sending at once.
