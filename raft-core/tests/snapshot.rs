@@ -174,10 +174,13 @@ fn n4_one_snapshot_in_flight_per_peer_reset_on_reconnect() {
     // Heartbeats find f behind the log start; its refusals ask for the snapshot again and
     // again, but the snapshot itself is lost on the way.
     c.auto_deliver = false;
+    let lost = |m: &InFlight| m.message.rpc.name() == "install_snapshot_request";
     for _ in 0..3 {
         c.advance(400);
-        c.drop_queued(|m| m.message.rpc.name() == "install_snapshot_request");
-        while c.deliver_one() {}
+        c.drop_queued(lost);
+        while c.deliver_one() {
+            c.drop_queued(lost);
+        }
     }
     assert_eq!(
         c.sent_count(l, "InstallSnapshotRequest"),
