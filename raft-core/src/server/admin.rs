@@ -270,6 +270,12 @@ impl Server {
         self.commit_index
     }
 
+    /// The id of the last entry with data in the log (or the snapshot's): the prerequisite a
+    /// follower gives [`Server::execute`] to relay a command (C3, C4).
+    pub fn last_eid(&self) -> crate::EntryId {
+        self.current_eid()
+    }
+
     /// The last index handed to the application.
     pub fn applied_index(&self) -> Index {
         self.last_applied
