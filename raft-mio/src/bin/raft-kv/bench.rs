@@ -1,0 +1,142 @@
+//! `raft-kv bench`: commits per second and latency against 3 local processes, with the
+//! disk's fdatasync latency and the loopback round trip measured in the same run.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use raft_mio::kv::KvCommand;
+use raft_mio::kv::cluster::LocalCluster;
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(crate) fn run(rest: &[String]) -> Result<(), String> {
+    let Some(args) = crate::parse(rest, &["seconds"], false)? else {
+        return Ok(());
+    };
+    crate::no_positional(&args)?;
+    let seconds = args.number("seconds")?.unwrap_or(5).max(1);
+    let bin = std::env::current_exe().map_err(|e| format!("cannot find raft-kv itself: {e}"))?;
+    let mut cluster = LocalCluster::new(&bin, None)?;
+    let fsync = fdatasync_latency(cluster.dir(), 200).map_err(|e| format!("fdatasync: {e}"))?;
+    println!("fdatasync latency p50: {:.3} ms", ms(fsync.0));
+    println!("fdatasync latency p99: {:.3} ms", ms(fsync.1));
+    let rtt = loopback_rtt(2000).map_err(|e| format!("loopback: {e}"))?;
+    println!(
+        "loopback round trip p50: {:.1} us",
+        rtt.0.as_secs_f64() * 1e6
+    );
+    println!(
+        "loopback round trip p99: {:.1} us",
+        rtt.1.as_secs_f64() * 1e6
+    );
+    cluster.create(3)?;
+    let leader = cluster.wait_leader(TIMEOUT)?;
+    let target = cluster.servers[leader].client;
+    for clients in [1, 64] {
+        let latencies = load(target, clients, Duration::from_secs(seconds))?;
+        let commits = latencies.len() as f64 / seconds as f64;
+        let (p50, p99) = quantiles(latencies);
+        println!("clients {clients:2}: commits/s: {commits:.0}");
+        println!("clients {clients:2}: latency p50: {:.3} ms", ms(p50));
+        println!("clients {clients:2}: latency p99: {:.3} ms", ms(p99));
+    }
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// p50 and p99 of the samples (zero if there are none).
+fn quantiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
+    if samples.is_empty() {
+        return (Duration::ZERO, Duration::ZERO);
+    }
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+    (at(0.5), at(0.99))
+}
+
+/// Appends 100 bytes and fdatasyncs, `n` times, in the directory the servers use.
+fn fdatasync_latency(dir: &Path, n: usize) -> std::io::Result<(Duration, Duration)> {
+    let path = dir.join("fsync-probe");
+    let mut file = File::create(&path)?;
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        file.write_all(&[b'x'; 100])?;
+        file.sync_data()?;
+        samples.push(t.elapsed());
+    }
+    std::fs::remove_file(&path)?;
+    Ok(quantiles(samples))
+}
+
+/// Ping-pongs 64 bytes over a loopback TCP connection `n` times.
+fn loopback_rtt(n: usize) -> std::io::Result<(Duration, Duration)> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let echo = thread::spawn(move || -> std::io::Result<()> {
+        let (mut s, _) = listener.accept()?;
+        s.set_nodelay(true)?;
+        let mut buf = [0; 64];
+        while s.read_exact(&mut buf).is_ok() {
+            s.write_all(&buf)?;
+        }
+        Ok(())
+    });
+    let mut s = TcpStream::connect(addr)?;
+    s.set_nodelay(true)?;
+    let mut buf = [0; 64];
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        s.write_all(&buf)?;
+        s.read_exact(&mut buf)?;
+        samples.push(t.elapsed());
+    }
+    drop(s);
+    let _ = echo.join();
+    Ok(quantiles(samples))
+}
+
+/// Runs `clients` closed-loop writers against `server` for `duration`; returns the latency
+/// of every commit.
+fn load(server: SocketAddr, clients: usize, duration: Duration) -> Result<Vec<Duration>, String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..clients)
+        .map(|c| {
+            let stop = stop.clone();
+            thread::spawn(move || -> Result<Vec<Duration>, String> {
+                let mut client = raft_mio::kv::KvClient::connect(server, TIMEOUT)
+                    .map_err(|e| format!("{server}: {e}"))?;
+                let mut latencies = Vec::new();
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let put = KvCommand::Put {
+                        key: format!("c{c}-{}", n % 1000),
+                        value: format!("v{n}"),
+                    };
+                    let t = Instant::now();
+                    client.call(&put).map_err(|e| format!("put: {e}"))?;
+                    latencies.push(t.elapsed());
+                }
+                Ok(latencies)
+            })
+        })
+        .collect();
+    thread::sleep(duration);
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in threads {
+        all.extend(t.join().map_err(|_| "a client thread panicked")??);
+    }
+    Ok(all)
+}

@@ -1,0 +1,152 @@
+//! The key-value state machine.
+
+use std::collections::BTreeMap;
+
+use raft_core::Index;
+use serde::{Deserialize, Serialize};
+
+use crate::StateMachine;
+
+/// An operation on the store, as a command in the log (JSON).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum KvCommand {
+    /// Sets `key` to `value`.
+    Put {
+        /// The key.
+        key: String,
+        /// The new value.
+        value: String,
+    },
+    /// Reads `key`.
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// Sets `key` to `new` if its value is `old` (`None`: if it is missing).
+    Cas {
+        /// The key.
+        key: String,
+        /// The value expected.
+        old: Option<String>,
+        /// The value to set.
+        new: String,
+    },
+    /// Removes `key`.
+    Delete {
+        /// The key.
+        key: String,
+    },
+}
+
+/// The store's answer to a command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum KvReply {
+    /// A put or delete took effect.
+    Ok,
+    /// A get's value (`None`: missing).
+    Value(Option<String>),
+    /// Whether a compare-and-set swapped, and the value the key had before it.
+    Cas {
+        /// True if the value was `old` and is now `new`.
+        swapped: bool,
+        /// The value before.
+        current: Option<String>,
+    },
+    /// The command could not be decoded; nothing changed.
+    Invalid(String),
+}
+
+/// The store: a sorted map, whose JSON is the snapshot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KvStore {
+    map: BTreeMap<String, String>,
+}
+
+impl KvStore {
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.map.get(key).map(String::as_str)
+    }
+
+    /// Carries out one command.
+    pub fn execute(&mut self, command: KvCommand) -> KvReply {
+        match command {
+            KvCommand::Put { key, value } => {
+                self.map.insert(key, value);
+                KvReply::Ok
+            }
+            KvCommand::Get { key } => KvReply::Value(self.map.get(&key).cloned()),
+            KvCommand::Cas { key, old, new } => {
+                let current = self.map.get(&key).cloned();
+                let swapped = current == old;
+                if swapped {
+                    self.map.insert(key, new);
+                }
+                KvReply::Cas { swapped, current }
+            }
+            KvCommand::Delete { key } => {
+                self.map.remove(&key);
+                KvReply::Ok
+            }
+        }
+    }
+}
+
+impl StateMachine for KvStore {
+    fn apply(&mut self, _index: Index, command: &[u8]) -> Vec<u8> {
+        let reply = match serde_json::from_slice::<KvCommand>(command) {
+            Ok(command) => self.execute(command),
+            Err(e) => KvReply::Invalid(e.to_string()),
+        };
+        // A reply of strings and booleans always serializes.
+        serde_json::to_vec(&reply).unwrap_or_default()
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        // A map of strings always serializes.
+        serde_json::to_vec(&self.map).unwrap_or_default()
+    }
+
+    fn restore(&mut self, snapshot: &[u8]) -> Result<(), String> {
+        self.map = serde_json::from_slice(snapshot).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_and_snapshot_round_trip() {
+        let mut kv = KvStore::default();
+        let put = serde_json::to_vec(&KvCommand::Put {
+            key: "a".into(),
+            value: "1".into(),
+        })
+        .unwrap();
+        assert_eq!(kv.apply(Index(2), &put), br#""ok""#);
+        let cas = KvCommand::Cas {
+            key: "a".into(),
+            old: Some("0".into()),
+            new: "2".into(),
+        };
+        assert_eq!(
+            kv.execute(cas),
+            KvReply::Cas {
+                swapped: false,
+                current: Some("1".into())
+            }
+        );
+        let mut other = KvStore::default();
+        other.restore(&kv.snapshot()).unwrap();
+        assert_eq!(other, kv);
+        assert!(other.restore(b"nope").is_err());
+        let bad = kv.apply(Index(3), b"{}");
+        assert!(
+            serde_json::from_slice::<KvReply>(&bad).is_ok_and(|r| matches!(r, KvReply::Invalid(_)))
+        );
+    }
+}

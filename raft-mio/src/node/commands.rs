@@ -1,0 +1,150 @@
+//! Commands executed through a handle, from `Server::execute` to the state machine's reply.
+//!
+//! The reply is the state machine's output for the command's entry, so it exists only once
+//! this server applied that entry. The core's `CommandDone` and the `Apply` of the entry come
+//! in either order (a follower learns that a relayed command committed before it applies it),
+//! so each command waits for both. A command the core refused before appending it (not
+//! leader, prerequisite failed) is executed again after a short pause, until a deadline: a
+//! follower's prerequisite goes stale whenever the leader appends, and an election leaves
+//! every server without a leader for a moment.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::Sender;
+
+use raft_core::{CommandStatus, Data, EntryId, Index, Millis};
+
+use super::handle::CommandError;
+
+/// The pause before executing a refused command again.
+const RETRY_PAUSE_MS: u64 = 20;
+
+/// A command waiting for its outcome.
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub(super) data: Data,
+    reply: Sender<Result<Vec<u8>, CommandError>>,
+    /// Where it committed, once the core said so.
+    committed_at: Option<Index>,
+    /// The state machine's reply, once applied here.
+    output: Option<Vec<u8>>,
+    /// After this, a refused command is not tried again.
+    pub(super) give_up_at: Millis,
+}
+
+impl Pending {
+    pub(super) fn new(
+        data: Data,
+        reply: Sender<Result<Vec<u8>, CommandError>>,
+        give_up_at: Millis,
+    ) -> Pending {
+        Pending {
+            data,
+            reply,
+            committed_at: None,
+            output: None,
+            give_up_at,
+        }
+    }
+
+    fn answer(self, result: Result<Vec<u8>, CommandError>) {
+        // The requester may have timed out and gone; nothing to do then.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// Every command in progress.
+#[derive(Debug, Default)]
+pub(super) struct Commands {
+    pending: BTreeMap<EntryId, Pending>,
+    /// Refused commands to execute again, with when.
+    retry: Vec<(Millis, Pending)>,
+}
+
+impl Commands {
+    /// Tracks a command just given to the core under `eid`.
+    pub(super) fn add(&mut self, eid: EntryId, pending: Pending) {
+        self.pending.insert(eid, pending);
+    }
+
+    /// The entry `eid` was applied with this `output`.
+    pub(super) fn applied(&mut self, eid: EntryId, output: Vec<u8>) {
+        let Some(p) = self.pending.get_mut(&eid) else {
+            return;
+        };
+        if p.committed_at.is_some() {
+            if let Some(p) = self.pending.remove(&eid) {
+                p.answer(Ok(output));
+            }
+        } else {
+            p.output = Some(output);
+        }
+    }
+
+    /// The core ended command `eid` with `status`.
+    pub(super) fn done(
+        &mut self,
+        eid: EntryId,
+        status: CommandStatus,
+        index: Option<Index>,
+        now: Millis,
+    ) {
+        let Some(mut p) = self.pending.remove(&eid) else {
+            return;
+        };
+        if let Some(output) = p.output.take() {
+            // Applied means committed, whatever the status says (a relay may time out after
+            // the leader committed the entry).
+            return p.answer(Ok(output));
+        }
+        match status {
+            CommandStatus::Success => {
+                p.committed_at = Some(index.unwrap_or_default());
+                self.pending.insert(eid, p);
+            }
+            CommandStatus::NotLeader | CommandStatus::BadPrerequisite if now < p.give_up_at => {
+                self.retry.push((now.plus(RETRY_PAUSE_MS), p));
+            }
+            status => p.answer(Err(CommandError::Status(status))),
+        }
+    }
+
+    /// This server applied everything up to `applied`: a committed command that got no output
+    /// by then was covered by a snapshot.
+    pub(super) fn check_lost(&mut self, applied: Index) {
+        let lost: Vec<EntryId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.output.is_none() && p.committed_at.is_some_and(|i| i <= applied))
+            .map(|(eid, _)| *eid)
+            .collect();
+        for eid in lost {
+            if let Some(p) = self.pending.remove(&eid) {
+                p.answer(Err(CommandError::ReplyLost));
+            }
+        }
+    }
+
+    /// The refused commands due for another try.
+    pub(super) fn take_due(&mut self, now: Millis) -> Vec<Pending> {
+        let (due, wait) = std::mem::take(&mut self.retry)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
+        self.retry = wait;
+        due.into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// When the next refused command is due.
+    pub(super) fn next_deadline(&self) -> Option<Millis> {
+        self.retry.iter().map(|(at, _)| *at).min()
+    }
+
+    /// Ends every command with `error` (the node is stopping).
+    pub(super) fn fail_all(&mut self, error: &CommandError) {
+        for (_, p) in std::mem::take(&mut self.pending) {
+            p.answer(Err(error.clone()));
+        }
+        for (_, p) in std::mem::take(&mut self.retry) {
+            p.answer(Err(error.clone()));
+        }
+    }
+}

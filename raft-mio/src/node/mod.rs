@@ -1,0 +1,404 @@
+//! The poll loop: one raft-core server driven by mio, with its log, its transport and the
+//! application's state machine.
+//!
+//! One turn of the loop: wait for I/O or the next deadline; feed the core what happened
+//! (connections, messages, requests from [`Handle`]s, timers); carry out its actions in order;
+//! make the turn's writes durable with one fdatasync and report them; snapshot if the log grew
+//! a lot; write the turn's messages. An idle node sleeps in `poll` until its next deadline.
+
+mod admin;
+mod commands;
+mod error;
+mod handle;
+mod logger;
+mod machine;
+
+pub use error::NodeError;
+pub use handle::{Admin, CommandError, Handle};
+pub use logger::{Logger, stderr_logger};
+pub use machine::StateMachine;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+use mio::{Events, Poll, Token, Waker};
+use raft_core::{Action, Config, Data, Index, LogLevel, Millis, Notice, Role, Server};
+use uuid::Uuid;
+
+use crate::storage::Storage;
+use crate::transport::{Limits, Transport};
+use commands::{Commands, Pending};
+use error::io_error;
+use handle::Request;
+
+/// The poll token of the handle's waker.
+const WAKER: Token = Token(1);
+/// A snapshot is worth taking only with at least this many entries to discard (as the
+/// reference's storage layer requires).
+const MIN_SNAPSHOT_ENTRIES: u64 = 100;
+
+/// Settings of a node beyond what the log holds.
+#[derive(Clone)]
+pub struct NodeConfig {
+    /// The largest frame accepted from or sent to a peer. A snapshot travels in one frame, so
+    /// this bounds the application's state too.
+    pub max_frame_len: usize,
+    /// Where log lines go.
+    pub logger: Logger,
+}
+
+impl Default for NodeConfig {
+    fn default() -> NodeConfig {
+        NodeConfig {
+            max_frame_len: 256 << 20,
+            logger: stderr_logger(LogLevel::Info),
+        }
+    }
+}
+
+/// Why [`Node::run`] returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// [`Handle::shutdown`] was called.
+    Shutdown,
+    /// The server left its cluster (`cluster/leave` or a kick); its log cannot be used again.
+    Left,
+    /// A failure test asked for a crash (`Action::Crash`): the caller should abort the process
+    /// at once, as the reference does.
+    Crashed(&'static str),
+}
+
+/// A running Raft server with its state machine `S`. See the [module docs](self).
+pub struct Node<S> {
+    poll: Poll,
+    server: Server,
+    storage: Storage,
+    transport: Transport,
+    machine: S,
+    start: Instant,
+    requests: Receiver<Request>,
+    handle: Handle,
+    commands: Commands,
+    /// The last index applied to `machine`.
+    applied: Index,
+    /// A snapshot was asked for by `cluster/compact`.
+    compact_forced: bool,
+    /// When this server, as leader, last handed over leadership to take a snapshot.
+    compact_recommended: Option<Millis>,
+    config: NodeConfig,
+    exit: Option<Exit>,
+}
+
+impl<S: StateMachine> Node<S> {
+    /// Opens the log at `path` (locking it), recovers the server from it, and listens on the
+    /// server's address. `machine` must be in its initial, empty state: the node restores the
+    /// snapshot and applies the log into it.
+    pub fn open(path: &Path, machine: S, config: NodeConfig) -> Result<Node<S>, NodeError> {
+        let (storage, recovered) = Storage::open(path)?;
+        for warning in &recovered.warnings {
+            (config.logger)(LogLevel::Warn, warning);
+        }
+        let seed = Uuid::new_v4().as_u64_pair().0;
+        let server = Server::open(
+            recovered.header,
+            recovered.records,
+            Config::with_seed(seed),
+            Millis(0),
+        )
+        .map_err(|error| NodeError::Open {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        let poll = Poll::new().map_err(io_error("creating the poll"))?;
+        let waker = Waker::new(poll.registry(), WAKER).map_err(io_error("creating a waker"))?;
+        let (handle, requests) = Handle::new(Arc::new(waker));
+        let limits = Limits::new(
+            server.election_timer(),
+            server.backlog_threshold(),
+            config.max_frame_len,
+        );
+        let local = server.local_address().clone();
+        let transport = Transport::listen(poll.registry(), &local, limits)
+            .map_err(io_error(format!("listening on {local}")))?;
+        Ok(Node {
+            poll,
+            server,
+            storage,
+            transport,
+            machine,
+            start: Instant::now(),
+            requests,
+            handle,
+            commands: Commands::default(),
+            applied: Index(0),
+            compact_forced: false,
+            compact_recommended: None,
+            config,
+            exit: None,
+        })
+    }
+
+    /// A handle for other threads.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// The server, for queries.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// Runs the poll loop until the node is shut down, leaves its cluster or crashes on a
+    /// failure test's request. A disk error does not end it: the server enters its failed
+    /// state (S10), says so in its log and status, and refuses commands until restarted.
+    pub fn run(mut self) -> Result<Exit, NodeError> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(io_error("poll")(e));
+            }
+            let now = self.now();
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => {}
+                    token => self.transport.ready(self.poll.registry(), token, now),
+                }
+            }
+            self.turn(now)?;
+            if let Some(exit) = self.exit.take() {
+                self.commands.fail_all(&CommandError::Stopped);
+                return Ok(exit);
+            }
+        }
+    }
+
+    fn now(&self) -> Millis {
+        Millis(u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// How long `poll` may sleep: until the earliest deadline of the core, the transport and
+    /// the commands waiting to be retried; forever if there is none.
+    fn timeout(&self) -> Option<Duration> {
+        let deadline = [
+            self.server.next_deadline(),
+            self.transport.next_deadline(),
+            self.commands.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()?;
+        // Measured against the Instant, not the truncated Millis, so the loop never wakes a
+        // fraction of a millisecond early and spins until the deadline's millisecond begins.
+        let at = self.start + Duration::from_millis(deadline.0);
+        Some(at.saturating_duration_since(Instant::now()))
+    }
+
+    /// One turn after `poll` returned.
+    fn turn(&mut self, now: Millis) -> Result<(), NodeError> {
+        self.transport.tick(self.poll.registry(), now);
+        self.feed_transport(now)?;
+        self.take_requests(now)?;
+        for p in self.commands.take_due(now) {
+            self.execute(now, p);
+        }
+        self.server.step(now, raft_core::Event::Tick);
+        self.drain(now)?;
+        self.persist(now)?;
+        self.maybe_snapshot(now)?;
+        self.persist(now)?;
+        self.feed_transport(now)?;
+        self.transport.flush_all(self.poll.registry());
+        self.transport.set_limits(Limits::new(
+            self.server.election_timer(),
+            self.server.backlog_threshold(),
+            self.config.max_frame_len,
+        ));
+        for (level, text) in self.transport.take_logs() {
+            (self.config.logger)(level, &text);
+        }
+        Ok(())
+    }
+
+    /// Steps the core with every event the transport gathered, until there are none (carrying
+    /// out actions can close connections, which makes more).
+    fn feed_transport(&mut self, now: Millis) -> Result<(), NodeError> {
+        loop {
+            let events = self.transport.take_events();
+            if events.is_empty() || self.exit.is_some() {
+                return Ok(());
+            }
+            for event in events {
+                self.server.step(now, event);
+                self.drain(now)?;
+            }
+        }
+    }
+
+    /// Makes this turn's writes durable and reports them, until no more writes follow.
+    fn persist(&mut self, now: Millis) -> Result<(), NodeError> {
+        while self.exit.is_none() {
+            let Some(event) = self.storage.flush() else {
+                return Ok(());
+            };
+            self.server.step(now, event);
+            self.drain(now)?;
+        }
+        Ok(())
+    }
+
+    fn take_requests(&mut self, now: Millis) -> Result<(), NodeError> {
+        loop {
+            let request = match self.requests.try_recv() {
+                Ok(request) => request,
+                // The node holds a handle itself, so the channel never disconnects.
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return Ok(()),
+            };
+            match request {
+                Request::Execute { data, reply } => {
+                    let window = 4 * self.server.election_timer().max(1000);
+                    self.execute(now, Pending::new(data, reply, now.plus(window)));
+                }
+                Request::Admin { command, reply } => {
+                    let answer = self.admin(now, command);
+                    let _ = reply.send(answer);
+                }
+                Request::Shutdown => {
+                    self.server.close(now);
+                    self.exit = Some(Exit::Shutdown);
+                }
+            }
+            self.drain(now)?;
+        }
+    }
+
+    /// Executes a command: as leader directly, as follower relayed with our last entry id as
+    /// the prerequisite (C4).
+    fn execute(&mut self, now: Millis, p: Pending) {
+        let prereq = (self.server.role() != Role::Leader).then(|| self.server.last_eid());
+        let eid = self.server.execute(now, p.data.clone(), prereq);
+        self.commands.add(eid, p);
+    }
+
+    /// Carries out the core's actions in order.
+    fn drain(&mut self, now: Millis) -> Result<(), NodeError> {
+        while let Some(action) = self.server.poll_action() {
+            self.carry_out(now, action)?;
+            if matches!(self.exit, Some(Exit::Crashed(_))) {
+                // A crash point: nothing after it may happen.
+                return Ok(());
+            }
+        }
+        self.commands.check_lost(self.applied);
+        Ok(())
+    }
+
+    fn carry_out(&mut self, now: Millis, action: Action) -> Result<(), NodeError> {
+        let registry = self.poll.registry();
+        match action {
+            Action::Send { conn, message } => self.transport.send(registry, conn, message),
+            Action::WriteLog { ticket, records } => self.storage.write(ticket, &records),
+            Action::ReplaceLog {
+                ticket,
+                header,
+                records,
+            } => self.storage.replace(ticket, &header, &records),
+            Action::ApplySnapshot { index, data, .. } => {
+                self.machine
+                    .restore(data.as_bytes())
+                    .map_err(NodeError::Restore)?;
+                self.applied = index;
+            }
+            Action::Apply { index, eid, data } => {
+                let output = self.machine.apply(index, data.as_bytes());
+                self.applied = index;
+                self.commands.applied(eid, output);
+            }
+            Action::CommandDone { eid, status, index } => {
+                self.commands.done(eid, status, index, now)
+            }
+            Action::Connect { address } => self.transport.connect(registry, address, now),
+            Action::Disconnect { address } => self.transport.disconnect(registry, &address),
+            Action::Notify(notice) => self.notice(notice),
+            Action::Log { level, text } => (self.config.logger)(level, &text),
+            Action::Crash { reason } => {
+                (self.config.logger)(LogLevel::Error, &format!("failure test: {reason}"));
+                self.exit = Some(Exit::Crashed(reason));
+            }
+        }
+        Ok(())
+    }
+
+    fn notice(&mut self, notice: Notice) {
+        let log = &self.config.logger;
+        match notice {
+            Notice::RoleChanged { role, term } => {
+                log(LogLevel::Info, &format!("term {term}: became {role}"));
+            }
+            Notice::LeaderChanged { leader, term } => {
+                let who = leader.map_or("unknown".to_owned(), |l| l.nickname().to_string());
+                log(LogLevel::Info, &format!("term {term}: leader is {who}"));
+            }
+            Notice::ElectionTimerChanged { ms } => {
+                log(LogLevel::Info, &format!("election timer is now {ms} ms"));
+            }
+            Notice::Joined => log(LogLevel::Info, "joined the cluster"),
+            Notice::Left => {
+                log(LogLevel::Info, "left the cluster");
+                self.exit = Some(Exit::Left);
+            }
+            Notice::Failed { reason } => log(
+                LogLevel::Error,
+                &format!(
+                    "{}: disk error, server stopped (failed state): {reason}; it refuses \
+                     commands until restarted with a working disk",
+                    self.storage.path().display()
+                ),
+            ),
+        }
+    }
+
+    /// Takes a snapshot when the log grew a lot (as the reference's storage layer does) or
+    /// one was asked for. A leader first hands over leadership, since writing a snapshot
+    /// stalls the loop and the cluster should not wait (N3).
+    fn maybe_snapshot(&mut self, now: Millis) -> Result<(), NodeError> {
+        let grew =
+            self.storage.size().grew_lots() && self.server.log_length() >= MIN_SNAPSHOT_ENTRIES;
+        if self.exit.is_some() || !(grew || self.compact_forced) {
+            return Ok(());
+        }
+        if self.server.may_snapshot() {
+            let data = Data::from(self.machine.snapshot());
+            let index = self.server.applied_index();
+            match self.server.store_snapshot(now, data, None) {
+                Ok(()) => (self.config.logger)(
+                    LogLevel::Info,
+                    &format!("took a snapshot at index {index}"),
+                ),
+                Err(e) => (self.config.logger)(LogLevel::Info, &format!("no snapshot: {e}")),
+            }
+            self.compact_forced = false;
+            return self.drain(now);
+        }
+        if self.server.role() != Role::Leader {
+            // Nothing applied since the last snapshot, or joining, leaving or failed.
+            self.compact_forced = false;
+            return Ok(());
+        }
+        let pause = self.server.election_timer();
+        if self
+            .compact_recommended
+            .is_none_or(|t| now.since(t) >= pause)
+        {
+            self.compact_recommended = Some(now);
+            self.server.notify_snapshot_recommended(now);
+            self.drain(now)?;
+        }
+        Ok(())
+    }
+}
