@@ -36,6 +36,9 @@ pub struct Counters {
     pub replies_from_unknown: u64,
     /// Replies claiming entries the leader never had.
     pub bogus_replies: u64,
+    /// Requests whose contents contradict themselves (entry terms out of order or newer than
+    /// the sender's term, a snapshot newer than its sender).
+    pub malformed_messages: u64,
     /// Append requests that would have rewritten committed entries.
     pub conflicts_with_committed: u64,
     /// Relayed commands whose entry id is already pending.
@@ -46,6 +49,4 @@ pub struct Counters {
     pub bad_tickets: u64,
     /// Inputs ignored because the server has stopped (left, failed, crashed or closed).
     pub ignored_while_stopped: u64,
-    /// Internal consistency errors that were survived (should stay 0).
-    pub internal_errors: u64,
 }

@@ -346,3 +346,92 @@ fn a_relayed_command_with_a_reused_entry_id_is_dropped() {
         "appended a second entry with one id"
     );
 }
+
+/// Found by `properties::any_event_sequence_keeps_the_invariants` (first case in
+/// `properties.proptest-regressions`): a snapshot of a term newer than its sender's made the
+/// log's last term exceed the current term.
+#[test]
+fn a_snapshot_newer_than_its_sender_is_refused() {
+    let mut c = Cluster::new(3);
+    c.auto_deliver = false;
+    let servers = header(0, 3).snapshot.unwrap().servers;
+    let snapshot = Snapshot {
+        index: Index(3),
+        term: Term(2),
+        eid: EntryId::from_u128(0),
+        servers,
+        election_timer: None,
+        data: Data::default(),
+    };
+    c.inject(
+        1,
+        0,
+        Rpc::InstallSnapshotRequest {
+            term: Term(1),
+            snapshot,
+        },
+    );
+    assert_eq!(c.server(0).counters().malformed_messages, 1);
+    assert_eq!(c.server(0).log_start(), Index(2));
+}
+
+/// Found by the same property (second case): the same snapshot installed twice before the
+/// first install was durable released the first reply before its snapshot was durable.
+#[test]
+fn a_snapshot_installed_twice_replies_once_durable() {
+    let mut c = Cluster::new(3);
+    c.manual_persist(0, true);
+    c.auto_deliver = false;
+    let servers = header(0, 3).snapshot.unwrap().servers;
+    let snapshot = Snapshot {
+        index: Index(10),
+        term: Term(0),
+        eid: EntryId::from_u128(0),
+        servers,
+        election_timer: None,
+        data: Data::default(),
+    };
+    let rq = Rpc::InstallSnapshotRequest {
+        term: Term(4),
+        snapshot,
+    };
+    c.inject(1, 0, rq.clone());
+    c.inject(1, 0, rq);
+    assert!(
+        c.queued_from(0).is_empty(),
+        "replied before the snapshot was durable"
+    );
+    c.persist(0);
+    let replies = c
+        .queued_from(0)
+        .iter()
+        .filter(|m| m.message.rpc.name() == "install_snapshot_reply")
+        .count();
+    assert_eq!(replies, 2);
+    assert_eq!(c.server(0).durable_index(), Index(10));
+}
+
+#[test]
+fn append_entries_out_of_term_order_are_refused() {
+    let mut c = Cluster::new(3);
+    c.auto_deliver = false;
+    let e = |t| Entry {
+        term: Term(t),
+        payload: Payload::Noop,
+    };
+    for entries in [vec![e(3), e(2)], vec![e(5)], vec![e(0)]] {
+        c.inject(
+            1,
+            0,
+            Rpc::AppendRequest {
+                term: Term(4),
+                prev_index: Index(1),
+                prev_term: Term(1),
+                leader_commit: Index(1),
+                entries,
+            },
+        );
+    }
+    assert_eq!(c.server(0).counters().malformed_messages, 3);
+    assert_eq!(c.server(0).log_end(), Index(2));
+}

@@ -238,11 +238,11 @@ impl Server {
         match rpc {
             Rpc::Hello { .. } => {}
             Rpc::AppendRequest {
+                term,
                 prev_index,
                 prev_term,
                 leader_commit,
                 entries,
-                ..
             } => {
                 let n_entries = entries.len() as u64;
                 let rq = AppendHeader {
@@ -252,7 +252,7 @@ impl Server {
                     leader_commit,
                     n_entries,
                 };
-                self.handle_append_request(rq, entries);
+                self.handle_append_request(rq, term, entries);
             }
             Rpc::AppendReply {
                 log_end,
@@ -279,8 +279,8 @@ impl Server {
             Rpc::RemoveServerReply {
                 success, target, ..
             } => self.handle_remove_server_reply(success, target),
-            Rpc::InstallSnapshotRequest { snapshot, .. } => {
-                self.handle_install_snapshot_request(from, snapshot)
+            Rpc::InstallSnapshotRequest { term, snapshot } => {
+                self.handle_install_snapshot_request(from, term, snapshot)
             }
             Rpc::InstallSnapshotReply {
                 last_index,

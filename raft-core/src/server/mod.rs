@@ -338,36 +338,56 @@ impl Server {
             self.counters.bad_tickets += 1;
             return;
         }
+        // A message whose state was rewritten while it waited (a snapshot installed twice,
+        // say) may become sendable only with a later item of this batch: retry it at the end.
+        let mut retry = Vec::new();
         while let Some(ready) = self.barrier.pop_ready() {
             match ready {
                 Waiting::Entries(_) => self.own_log_synced(),
                 Waiting::TermVote(..) => {}
-                Waiting::Message(message) => self.release(*message),
+                Waiting::Message(message) => {
+                    if let Err(message) = self.release(message) {
+                        retry.push(message);
+                    }
+                }
+            }
+        }
+        for message in retry {
+            if let Err(message) = self.release(message) {
+                self.hold_again(*message);
             }
         }
     }
 
     /// Sends a held message if it is still current (the reference's waiter completion).
-    fn release(&mut self, message: Message) {
+    /// Gives the message back if what it mentions is still not durable.
+    fn release(&mut self, message: Box<Message>) -> Result<(), Box<Message>> {
         if message.rpc.term().is_some_and(|t| t < self.term) {
             self.counters.held_messages_expired += 1;
-            return;
+            return Ok(());
         }
         if self.barrier.must_hold(&message) {
-            // The barrier released it before what it mentions was durable: a bug in the core.
-            debug_assert!(
-                false,
-                "held message released before it was synced: {message:?}"
-            );
-            self.counters.internal_errors += 1;
-            return;
+            return Err(message);
         }
         let Some(conn) = message.to.and_then(|to| self.conn_to(to)) else {
             self.counters.sends_without_connection += 1;
-            return;
+            return Ok(());
         };
         self.counters.messages_sent += 1;
-        self.emit(Action::Send { conn, message });
+        self.emit(Action::Send {
+            conn,
+            message: *message,
+        });
+        Ok(())
+    }
+
+    /// Waits for the writes still pending, or drops the message if there are none.
+    fn hold_again(&mut self, message: Message) {
+        if self.barrier.last_issued() > self.barrier.persisted() {
+            self.barrier.hold(message);
+        } else {
+            self.counters.held_messages_expired += 1;
+        }
     }
 
     /// Arms the election timer: election timer plus 0..1000 ms (E1).

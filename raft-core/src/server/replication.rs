@@ -23,7 +23,22 @@ impl Server {
     // Follower side.
 
     /// Raft's AppendEntries receiver (R2), after the term prologue.
-    pub(super) fn handle_append_request(&mut self, rq: AppendHeader, entries: Vec<Entry>) {
+    pub(super) fn handle_append_request(
+        &mut self,
+        rq: AppendHeader,
+        term: Term,
+        entries: Vec<Entry>,
+    ) {
+        // A leader's log never goes backwards in term nor holds terms after its own.
+        let mut prev = rq.prev_term;
+        if !entries
+            .iter()
+            .all(|e| std::mem::replace(&mut prev, e.term) <= e.term && e.term <= term)
+        {
+            self.counters.malformed_messages += 1;
+            self.send_append_reply(rq, AppendResult::Inconsistency, "malformed request");
+            return;
+        }
         // Raft §4.1: accept entries from a leader outside our configuration, or a new server
         // could never catch up.
         if !self.update_leader(rq.from) {

@@ -205,7 +205,16 @@ impl Server {
 
     /// The follower's side of InstallSnapshot (N4): ignore a snapshot older than ours or
     /// inside our log; replace the log with a newer one.
-    pub(super) fn handle_install_snapshot_request(&mut self, from: ServerId, snapshot: Snapshot) {
+    pub(super) fn handle_install_snapshot_request(
+        &mut self,
+        from: ServerId,
+        term: Term,
+        snapshot: Snapshot,
+    ) {
+        if snapshot.term > term || snapshot.servers.is_empty() {
+            self.counters.malformed_messages += 1;
+            return;
+        }
         if self.crash_point(
             FailureTest::CrashBeforeSendSnapshotReply,
             "crash before sending install_snapshot_reply",
@@ -214,7 +223,7 @@ impl Server {
         }
         self.reset_election_timer();
         let (last_index, last_term) = (snapshot.index, snapshot.term);
-        if last_index.next() >= self.log.end() && !snapshot.servers.is_empty() {
+        if last_index.next() >= self.log.end() {
             self.install_snapshot(snapshot);
         }
         self.send(
