@@ -230,7 +230,7 @@ impl<S: StateMachine> Node<S> {
     fn feed_transport(&mut self, now: Millis) -> Result<(), NodeError> {
         loop {
             let events = self.transport.take_events();
-            if events.is_empty() || self.exit.is_some() {
+            if events.is_empty() || self.crashed() {
                 return Ok(());
             }
             for event in events {
@@ -240,9 +240,16 @@ impl<S: StateMachine> Node<S> {
         }
     }
 
-    /// Makes this turn's writes durable and reports them, until no more writes follow.
+    /// True after a failure test's crash point: nothing more may be carried out.
+    fn crashed(&self) -> bool {
+        matches!(self.exit, Some(Exit::Crashed(_)))
+    }
+
+    /// Makes this turn's writes durable and reports them, until no more writes follow. Also
+    /// after the server left or was shut down: its last records (such as the note that it
+    /// left) must reach the disk.
     fn persist(&mut self, now: Millis) -> Result<(), NodeError> {
-        while self.exit.is_none() {
+        while !self.crashed() {
             let Some(event) = self.storage.flush() else {
                 return Ok(());
             };
@@ -289,7 +296,7 @@ impl<S: StateMachine> Node<S> {
     fn drain(&mut self, now: Millis) -> Result<(), NodeError> {
         while let Some(action) = self.server.poll_action() {
             self.carry_out(now, action)?;
-            if matches!(self.exit, Some(Exit::Crashed(_))) {
+            if self.crashed() {
                 // A crash point: nothing after it may happen.
                 return Ok(());
             }

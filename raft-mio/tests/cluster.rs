@@ -1,0 +1,105 @@
+//! Process-level tests of a cluster of real `raft-kv` servers on 127.0.0.1: create and join,
+//! writes through every server, membership changes, catching up through a snapshot.
+
+mod common;
+
+use common::{PATIENCE, cluster, fail, get, put};
+use raft_mio::kv::cluster::wait_for;
+
+#[test]
+fn three_servers_created_and_joined_accept_writes_through_every_server() {
+    let c = cluster(3);
+    for i in 0..3 {
+        put(&c, i, &format!("k{i}"), &format!("v{i}"));
+    }
+    for i in 0..3 {
+        for k in 0..3 {
+            let got = get(&c, i, &format!("k{k}"));
+            assert_eq!(
+                got.as_deref(),
+                Some(format!("v{k}").as_str()),
+                "k{k} via {i}"
+            );
+        }
+    }
+    let cid = c.ctl(0, &["cluster/cid"]).expect("cluster/cid");
+    for i in 1..3 {
+        assert_eq!(
+            c.ctl(i, &["cluster/cid"]).as_ref(),
+            Ok(&cid),
+            "one cluster id"
+        );
+    }
+}
+
+#[test]
+fn a_follower_leaves_and_the_leader_kicks_another() {
+    let mut c = cluster(3);
+    let leader = c.wait_leader(PATIENCE).unwrap_or_else(|e| fail(&c, &e));
+    let mut followers = (0..3).filter(|&i| i != leader);
+    let (leaver, kicked) = (followers.next().unwrap(), followers.next().unwrap());
+
+    let said = c.ctl(leaver, &["cluster/leave"]);
+    assert_eq!(said.as_deref(), Ok("leaving cluster"));
+    if let Err(e) = c.wait_exit(leaver, PATIENCE) {
+        fail(&c, &format!("the leaving server did not exit: {e}"));
+    }
+    let servers = |c: &mut raft_mio::kv::cluster::LocalCluster, n| {
+        wait_for(
+            PATIENCE,
+            &format!("{n} servers in the configuration"),
+            || c.brief(leader).filter(|b| b.servers == n),
+        )
+    };
+    servers(&mut c, 2).unwrap_or_else(|e| fail(&c, &e));
+
+    let sid = c.ctl(kicked, &["cluster/sid"]).expect("cluster/sid");
+    let said = c.ctl(leader, &["cluster/kick", &sid[..8]]);
+    assert!(said.is_ok(), "kick: {said:?}");
+    servers(&mut c, 1).unwrap_or_else(|e| fail(&c, &e));
+
+    // The leader alone is a quorum now.
+    put(&c, leader, "alone", "yes");
+    assert_eq!(get(&c, leader, "alone").as_deref(), Some("yes"));
+    // A server that left cannot come back from its log.
+    let err = c
+        .start(leaver)
+        .expect_err("a server that left must not start again");
+    assert!(err.contains("left the cluster"), "{err}");
+}
+
+#[test]
+fn a_fourth_server_catches_up_through_a_snapshot() {
+    let mut c = cluster(3);
+    for k in 0..40 {
+        put(&c, k % 3, &format!("key{k}"), &format!("value{k}"));
+    }
+    // Compact every server; a leader hands over leadership first, so ask again until every
+    // log starts past the initial snapshot.
+    let compacted = wait_for(PATIENCE, "every server to take a snapshot", || {
+        let mut all = true;
+        for i in 0..3 {
+            if c.brief(i).is_some_and(|b| b.log_start > 2) {
+                continue;
+            }
+            all = false;
+            let _ = c.ctl(i, &["cluster/compact"]);
+        }
+        all.then_some(())
+    });
+    compacted.unwrap_or_else(|e| fail(&c, &e));
+
+    let new = c.add_server().unwrap_or_else(|e| fail(&c, &e));
+    c.wait_members(4, PATIENCE).unwrap_or_else(|e| fail(&c, &e));
+    let brief = c.brief(new).expect("status of the new server");
+    assert!(
+        brief.log_start > 2,
+        "the new server's log should start after a snapshot: {brief:?}"
+    );
+    // A read through the new server answers from its own state machine, rebuilt from the
+    // snapshot it installed.
+    for k in [0, 17, 39] {
+        let got = get(&c, new, &format!("key{k}"));
+        assert_eq!(got, Some(format!("value{k}")), "key{k} on the new server");
+    }
+}
