@@ -101,15 +101,21 @@ impl Progress {
     }
 
     /// An append carrying entries up to `last` (`bytes` of them) went out.
+    ///
+    /// A probe leaves `next_index` at the position it asks about until it is answered (as in
+    /// etcd and the reference), so heartbeats meanwhile ask about the same position and a
+    /// refusal of either is told apart from a stale one. Moving it past the probe made every
+    /// request end at `next_index`, and each heartbeat refusal restarted the back-off from
+    /// the log end, in parallel with the probe.
     pub(crate) fn sent(&mut self, last: Index, bytes: usize) {
         match &mut self.mode {
             Mode::Probe { paused } => *paused = true,
             Mode::Replicate => {
                 self.inflight.push_back((last, bytes));
                 self.inflight_bytes += bytes;
+                self.next_index = last.next();
             }
         }
-        self.next_index = last.next();
     }
 
     /// The server holds our log up to `acked`: pipeline from here on.
@@ -125,13 +131,13 @@ impl Progress {
         self.mode = Mode::Replicate;
     }
 
-    /// The server refused the append at `prev_index` with `n` entries and reported its log
-    /// end. Returns false if the refusal answers an older request and is ignored; otherwise
-    /// backs off to `min(prev_index, log_end)` — the reference's `min(next - 1, log_end)` for
-    /// the request it answers — and probes from there (R3).
-    pub(crate) fn rejected(&mut self, prev_index: Index, n: u64, log_end: Index) -> bool {
+    /// The server refused the append at `prev_index` and reported its log end. Returns false
+    /// if the refusal answers an older request and is ignored; otherwise backs off to
+    /// `min(prev_index, log_end)` — the reference's `min(next - 1, log_end)` for the request
+    /// it answers — and probes from there (R3).
+    pub(crate) fn rejected(&mut self, prev_index: Index, log_end: Index) -> bool {
         let current = match self.mode {
-            Mode::Probe { .. } => Index(prev_index.0.saturating_add(n)).next() == self.next_index,
+            Mode::Probe { .. } => prev_index.next() == self.next_index,
             Mode::Replicate => prev_index >= self.match_index,
         };
         if current {

@@ -401,7 +401,7 @@ impl Server {
             AppendResult::Inconsistency | AppendResult::IoError => {
                 // A stale refusal (of an older request) changes nothing, but still lets a
                 // peer that needs the snapshot get it below.
-                let current = p.rejected(prev_index, n_entries, log_end);
+                let current = p.rejected(prev_index, log_end);
                 if current && result == AppendResult::IoError {
                     let text = format!("{} reported I/O error", from.nickname());
                     self.log(LogLevel::Info, text);
