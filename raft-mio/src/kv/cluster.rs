@@ -3,7 +3,7 @@
 //! tests drive. Every wait is a poll for a condition with a deadline.
 
 use std::fs::{self, File};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,9 +16,31 @@ use crate::control;
 /// How often conditions are polled.
 const POLL: Duration = Duration::from_millis(20);
 
+/// Where a server runs: its IP address, and a command prefix that puts it there (such as
+/// `ip netns exec NAME`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Host {
+    /// The address it listens on, for Raft and for clients.
+    pub ip: IpAddr,
+    /// Words run before the `raft-kv` binary, e.g. `["ip", "netns", "exec", "ns1"]`.
+    pub prefix: Vec<String>,
+}
+
+impl Default for Host {
+    /// 127.0.0.1, run directly.
+    fn default() -> Host {
+        Host {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            prefix: Vec::new(),
+        }
+    }
+}
+
 /// One `raft-kv serve` process and its files.
 #[derive(Debug)]
 pub struct LocalServer {
+    /// Where it runs.
+    pub host: Host,
     /// Its log file.
     pub db: PathBuf,
     /// Its control socket.
@@ -149,25 +171,41 @@ impl LocalCluster {
     /// Creates the cluster on a first server and has `n - 1` more join it, starting them all,
     /// and waits until every server is a member with a leader.
     pub fn create(&mut self, n: usize) -> Result<(), String> {
-        for _ in 0..n {
-            self.add_server()?;
+        self.create_on(vec![Host::default(); n])
+    }
+
+    /// Like [`LocalCluster::create`], one server on each of `hosts`.
+    pub fn create_on(&mut self, hosts: Vec<Host>) -> Result<(), String> {
+        let n = hosts.len();
+        for host in hosts {
+            self.add_server_on(host)?;
         }
         self.wait_members(n, Duration::from_secs(20))
     }
 
-    /// Creates (the first) or joins (the others) one more server and starts it. Returns its
-    /// number.
+    /// Creates (the first) or joins (the others) one more server on 127.0.0.1 and starts it.
+    /// Returns its number.
     pub fn add_server(&mut self) -> Result<usize, String> {
+        self.add_server_on(Host::default())
+    }
+
+    /// Like [`LocalCluster::add_server`], on `host`.
+    pub fn add_server_on(&mut self, host: Host) -> Result<usize, String> {
         let i = self.servers.len();
         let sdir = self.dir.join(format!("s{i}"));
         fs::create_dir_all(&sdir).map_err(|e| format!("{}: {e}", sdir.display()))?;
         let port = free_port().map_err(|e| e.to_string())?;
         let client_port = free_port().map_err(|e| e.to_string())?;
+        let raft = match host.ip {
+            IpAddr::V4(ip) => format!("tcp:{ip}:{port}"),
+            IpAddr::V6(ip) => format!("tcp:[{ip}]:{port}"),
+        };
         let server = LocalServer {
+            client: SocketAddr::new(host.ip, client_port),
+            host,
             db: sdir.join("kv.db"),
             control: sdir.join("ctl.sock"),
-            raft: format!("tcp:127.0.0.1:{port}"),
-            client: SocketAddr::from(([127, 0, 0, 1], client_port)),
+            raft,
             log: sdir.join("server.log"),
             child: None,
         };
@@ -217,7 +255,15 @@ impl LocalCluster {
             .append(true)
             .open(&s.log)
             .map_err(|e| format!("{}: {e}", s.log.display()))?;
-        let child = Command::new(&self.bin)
+        let mut command = match s.host.prefix.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(&self.bin);
+                c
+            }
+            None => Command::new(&self.bin),
+        };
+        let child = command
             .arg("serve")
             .arg("--db")
             .arg(&s.db)
