@@ -239,6 +239,13 @@ impl Server {
     ) {
         let status = if !self.is_leader() {
             CommandStatus::NotLeader
+        } else if self.commands.contains_key(&eid) {
+            // The same entry id twice: a duplicated request or a confused peer. Appending it
+            // again would give two entries one id; refusing it would contradict the first
+            // copy's outcome, since its own entry already moved the current eid past `prereq`
+            // (beyond the reference, which has no such check). Found by raft-sim seed 4.
+            self.counters.duplicate_commands += 1;
+            return;
         } else if prereq != self.current_eid() {
             let text = format!(
                 "current entry eid {} does not match prerequisite {} in execute_command_request",
@@ -247,11 +254,6 @@ impl Server {
             );
             self.log(LogLevel::Info, text);
             CommandStatus::BadPrerequisite
-        } else if self.commands.contains_key(&eid) {
-            // The same entry id twice: a confused or hostile peer. Appending it again would
-            // give two entries one id.
-            self.counters.duplicate_commands += 1;
-            return;
         } else {
             self.initiate(eid, data, Some(from));
             return;
