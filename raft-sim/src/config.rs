@@ -290,9 +290,9 @@ pub struct Bugs {
     /// A voter that grants a vote also forges a second grant, in the same term, to another
     /// candidate (a server voting twice in one term). Election safety should catch it.
     pub vote_twice: bool,
-    /// Disks report writes durable as soon as they are issued, but really sync them later,
-    /// so messages go out before what they mention is durable. A crash then loses state that
-    /// peers were told about.
+    /// Disks report writes durable as soon as they are issued, but really sync them a second
+    /// later, so messages go out before what they mention is durable (send before persist).
+    /// A crash then loses votes and entries that peers were told about.
     pub ack_before_durable: bool,
     /// A restarting node loses its last durable write. The commit-index checker should
     /// catch it.

@@ -31,15 +31,11 @@
 //! use proptest::prelude::*;
 //! use raft_sim::{run, strategy, Preset, Property};
 //!
-//! proptest! {
-//!     #![proptest_config(ProptestConfig::with_cases(2))]
-//!     #[test]
-//!     fn no_two_leaders_in_a_term(config in strategy::configs(&[Preset::Heavy], 1_000..3_000)) {
-//!         let report = run(config);
-//!         prop_assert_ne!(report.violated(), Some(Property::ElectionSafety), "{}", report.failure_text());
-//!     }
-//! }
-//! # no_two_leaders_in_a_term();
+//! // In a test file this is usually `proptest! { #[test] fn name(config in …) { … } }`.
+//! proptest!(ProptestConfig::with_cases(4), |(config in strategy::configs(&[Preset::Heavy], 1_000..3_000))| {
+//!     let report = run(config);
+//!     prop_assert_ne!(report.violated(), Some(Property::ElectionSafety), "{}", report.failure_text());
+//! });
 //! ```
 
 #![forbid(unsafe_code)]

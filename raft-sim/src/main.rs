@@ -132,7 +132,7 @@ fn run_swarm(template: &SimConfig, seeds: Range<u64>, jobs: usize) -> ExitCode {
         progress(report, sum, total)
     });
     eprintln!();
-    print!("{}", summary_text(&summary));
+    print!("{}", summary.text());
     if summary.failures.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -153,10 +153,6 @@ fn progress(report: &Report, sum: &Summary, total: u64) {
     if !report.ok() {
         let _ = writeln!(err, "\n{}", report.failure_text());
     }
-}
-
-fn summary_text(summary: &Summary) -> String {
-    summary.text()
 }
 
 /// Parses the arguments after the program name.

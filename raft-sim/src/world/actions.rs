@@ -8,6 +8,9 @@ use super::queue::Ev;
 use crate::kv;
 use crate::report::Property;
 
+/// With the test-only `ack_before_durable` bug, how long acknowledged writes stay volatile.
+const LYING_FLUSH_MS: u64 = 1_000;
+
 impl World {
     /// Carries out one action of the server in `slot`.
     pub(super) fn act(&mut self, slot: usize, action: Action) {
@@ -99,10 +102,14 @@ impl World {
 
     fn start_sync(&mut self, slot: usize) {
         let f = &self.cfg.faults;
-        let latency = self
+        let mut latency = self
             .rng
             .disk
             .range(f.disk_latency_ms_min, f.disk_latency_ms_max);
+        if self.cfg.bugs.ack_before_durable {
+            // The fsync lies: data reaches the disk only at the next periodic flush.
+            latency += LYING_FLUSH_MS;
+        }
         let node = &mut self.nodes[slot];
         if node.disk.start_sync() {
             let at = self.now.plus(latency).max(node.stalled_until);
@@ -181,7 +188,14 @@ impl World {
             self.forge_second_vote(slot, &message);
         }
         let delay = self.rng.net.skewed(f.delay_ms_min, f.delay_ms_max);
-        let reorder = self.rng.net.chance(f.reorder_per_million);
+        // The reference relays commands with no retransmission or sequence numbers, relying
+        // on the connection's order: a leader's refusal of a duplicate must not overtake its
+        // answer to the original. Everything else may be reordered.
+        let relay = matches!(
+            message.rpc,
+            Rpc::ExecuteCommandRequest { .. } | Rpc::ExecuteCommandReply { .. }
+        );
+        let reorder = !relay && self.rng.net.chance(f.reorder_per_million);
         let at = self.net.arrival(link, to_end, self.now, delay, reorder);
         if self.rng.net.chance(f.duplicate_per_million) {
             let again = at.plus(self.rng.net.skewed(f.delay_ms_min, f.delay_ms_max));
