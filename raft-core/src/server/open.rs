@@ -151,6 +151,12 @@ impl Server {
             .election_timer_at(commit_index)
             .map_or(DEFAULT_ELECTION_TIMER_MS, sane_election_timer);
         let barrier = Barrier::new(term, vote, log.last_index());
+        // The header keeps saying "joining" after the join (only a snapshot rewrites it), so
+        // a committed configuration that names us ends the join: otherwise every restart
+        // would join again, and a cluster grown by joins could never elect a leader again.
+        let joining = header
+            .joining
+            .filter(|_| !log.configuration_at(commit_index).contains(header.server_id));
         Server {
             sid: header.server_id,
             cid: header.cluster_id,
@@ -171,7 +177,7 @@ impl Server {
             election_timer,
             timers: TimerTable::default(),
             election: ElectionInfo::default(),
-            joining: header.joining,
+            joining,
             leaving: false,
             left: false,
             failed: None,
