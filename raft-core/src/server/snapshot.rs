@@ -223,7 +223,14 @@ impl Server {
         }
         self.reset_election_timer();
         let (last_index, last_term) = (snapshot.index, snapshot.term);
-        if last_index.next() >= self.log.end() {
+        // Raft Figure 13 (steps 6-7), beyond the reference: a snapshot that ends inside our
+        // log is skipped only if our log holds its last entry; an uncommitted entry of another
+        // term there means the log diverged, and keeping it would make the leader, told the
+        // snapshot is in place, send appends we refuse and the snapshot again, forever. Found
+        // by raft-sim seed 405 (3 nodes).
+        let diverged =
+            last_index >= self.log.start() && self.log.term_at(last_index) != Some(last_term);
+        if last_index.next() >= self.log.end() || diverged {
             self.install_snapshot(snapshot);
         }
         self.send(
