@@ -30,9 +30,10 @@ impl Server {
             removing: leader.and_then(|l| l.removing.as_ref()).map(|(s, _)| {
                 // It left `members` when its removal was appended; the configuration before
                 // that entry (the last one, as changes go one at a time) still has its address.
-                let address = self.log.last_configuration_index().and_then(|i| {
-                    self.log.configuration_at(i.prev()).address(*s).cloned()
-                });
+                let address = self
+                    .log
+                    .last_configuration_index()
+                    .and_then(|i| self.log.configuration_at(i.prev()).address(*s).cloned());
                 (*s, address.unwrap_or_else(|| self.local_address.clone()))
             }),
             role: self.role(),
