@@ -154,9 +154,10 @@ impl Server {
         // The header keeps saying "joining" after the join (only a snapshot rewrites it), so
         // a committed configuration that names us ends the join: otherwise every restart
         // would join again, and a cluster grown by joins could never elect a leader again.
-        let joining = header
-            .joining
-            .filter(|_| !log.configuration_at(commit_index).contains(header.server_id));
+        let joining = header.joining.filter(|_| {
+            !log.configuration_at(commit_index)
+                .contains(header.server_id)
+        });
         Server {
             sid: header.server_id,
             cid: header.cluster_id,
