@@ -45,6 +45,7 @@ impl Env {
             "persist" => Env::persist,
             "stabilize" => Env::stabilize,
             "partition" => Env::partition,
+            "block" => Env::block,
             "heal" => Env::heal,
             "crash" => Env::crash,
             "restart" => Env::restart,
@@ -327,6 +328,15 @@ impl Env {
         Ok(())
     }
 
+    /// `block from=N to=M`: messages from N to M are lost until `heal`.
+    fn block(&mut self, case: &TestCase) -> Result {
+        let from = self.node_arg(case, "from")?;
+        let to = self.node_arg(case, "to")?;
+        self.world.block(from, to);
+        Ok(())
+    }
+
+    /// `heal`: every partition and block ends.
     fn heal(&mut self, _case: &TestCase) -> Result {
         self.world.heal();
         Ok(())

@@ -446,6 +446,11 @@ impl World {
         }
     }
 
+    /// From now on, messages from `from` to `to` are lost (a one-way partition).
+    pub fn block(&mut self, from: usize, to: usize) {
+        self.blocked.insert((from, to));
+    }
+
     pub fn heal(&mut self) {
         self.blocked.clear();
     }
