@@ -307,6 +307,14 @@ impl Server {
             };
         }
         let Some(p) = l.progress.get(&target) else {
+            // Beyond the reference: "already gone" only once the configuration without the
+            // target is committed. Until then the entry may still be truncated and the target,
+            // told it is out, would leave for good while still a member. It asks again (M8).
+            // Found by raft-sim seed 201.
+            let commit = self.commit_index;
+            if self.log.last_configuration_index().is_some_and(|i| i > commit) {
+                return self.answer_removal(target, requester, admin, false, Committing);
+            }
             return self.answer_removal(target, requester, admin, true, AlreadyGone);
         };
         match p.phase {
