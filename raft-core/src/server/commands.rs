@@ -237,15 +237,16 @@ impl Server {
         prereq: EntryId,
         eid: EntryId,
     ) {
-        let status = if !self.is_leader() {
-            CommandStatus::NotLeader
-        } else if self.commands.contains_key(&eid) {
+        let status = if self.commands.contains_key(&eid) {
             // The same entry id twice: a duplicated request or a confused peer. Appending it
-            // again would give two entries one id; refusing it would contradict the first
-            // copy's outcome, since its own entry already moved the current eid past `prereq`
-            // (beyond the reference, which has no such check). Found by raft-sim seed 4.
+            // again would give two entries one id; refusing it (its own entry moved the
+            // current eid past `prereq`, or we stepped down since) would contradict the first
+            // copy's outcome. Beyond the reference, which has no such check. Found by
+            // raft-sim seeds 67 and 1903.
             self.counters.duplicate_commands += 1;
             return;
+        } else if !self.is_leader() {
+            CommandStatus::NotLeader
         } else if prereq != self.current_eid() {
             let text = format!(
                 "current entry eid {} does not match prerequisite {} in execute_command_request",
