@@ -61,6 +61,16 @@ impl Server {
                     .or_insert_with(|| Progress::new(log_end));
             }
         }
+        // Beyond the reference: a connection dialled before we knew who is at its address
+        // (while joining) belongs to the member configured there. Otherwise, if that member
+        // never sends on it (it may not know us yet), we would never send to it either, and a
+        // lagging member could never be caught up. Found by raft-sim seed 2175.
+        for c in self.conns.values_mut().filter(|c| c.sid.is_none() && !c.incoming) {
+            c.sid = c
+                .address
+                .as_ref()
+                .and_then(|a| config.iter().find(|(_, m)| *m == a).map(|(s, _)| s));
+        }
         self.wanted_dirty = true;
     }
 
