@@ -3,7 +3,7 @@
 //! Arguments are parsed by hand: two subcommands with a handful of flags do not justify a
 //! dependency.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::ops::Range;
 use std::process::ExitCode;
 
@@ -140,16 +140,22 @@ fn run_swarm(template: &SimConfig, seeds: Range<u64>, jobs: usize) -> ExitCode {
     }
 }
 
+/// Reports progress: rewritten in place on a terminal, else one line per tenth of the seeds
+/// (CI logs); a failing seed is printed at once.
 fn progress(report: &Report, sum: &Summary, total: u64) {
     let mut err = std::io::stderr();
-    let _ = write!(
-        err,
-        "\r{}/{total} seeds, {} violations, {} events, {:.0}x real time",
+    let line = format!(
+        "{}/{total} seeds, {} violations, {} events, {:.0}x real time",
         sum.seeds_run,
         sum.failures.len(),
         sum.events,
         sum.ratio()
     );
+    if err.is_terminal() {
+        let _ = write!(err, "\r{line}");
+    } else if sum.seeds_run.is_multiple_of(total.div_ceil(10)) || sum.seeds_run == total {
+        let _ = writeln!(err, "{line}");
+    }
     if !report.ok() {
         let _ = writeln!(err, "\n{}", report.failure_text());
     }

@@ -1,7 +1,7 @@
 //! The world's agenda: events ordered by simulated time, ties broken by the order they were
 //! scheduled, so the run never depends on anything but the seed.
 
-use std::cmp::{Ordering, Reverse};
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use raft_core::{Address, Event, Message, Millis};
@@ -38,46 +38,40 @@ pub(crate) enum Ev {
     Step,
 }
 
+/// A heap entry: small, so sifting it is cheap; the event itself waits in a slab.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Entry {
     at: Millis,
     seq: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Entry) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-
-impl Eq for Entry {}
-
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Entry) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Entry {
-    fn cmp(&self, other: &Entry) -> Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
+    slot: usize,
 }
 
 /// A time-ordered queue of events.
 #[derive(Default)]
 pub(crate) struct Queue {
     heap: BinaryHeap<Reverse<Entry>>,
+    slab: Vec<Option<Ev>>,
+    free: Vec<usize>,
     seq: u64,
 }
 
 impl Queue {
     pub(crate) fn push(&mut self, at: Millis, ev: Ev) {
         self.seq += 1;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slab[slot] = Some(ev);
+                slot
+            }
+            None => {
+                self.slab.push(Some(ev));
+                self.slab.len() - 1
+            }
+        };
         self.heap.push(Reverse(Entry {
             at,
             seq: self.seq,
-            ev,
+            slot,
         }));
     }
 
@@ -87,7 +81,9 @@ impl Queue {
     }
 
     pub(crate) fn pop(&mut self) -> Option<(Millis, Ev)> {
-        self.heap.pop().map(|Reverse(e)| (e.at, e.ev))
+        let Reverse(e) = self.heap.pop()?;
+        self.free.push(e.slot);
+        self.slab[e.slot].take().map(|ev| (e.at, ev))
     }
 }
 
