@@ -200,13 +200,19 @@ impl Server {
                 // The reference falls through and may record a vote in its own, older term
                 // that no candidate can use; ignoring the request entirely is cleaner.
                 self.counters.disruptive_votes_ignored += 1;
-                self.log(
-                    LogLevel::Warn,
+                // Say why, as the reference does: a follower may ignore a request within an
+                // election timer of its last reset (a vote it granted, say) with no leader known.
+                let why = if self.is_leader() {
+                    "received as leader".to_owned()
+                } else {
                     format!(
-                        "ignoring vote request from {} (a leader is known)",
-                        from.nickname()
-                    ),
-                );
+                        "received after only {} ms (minimum election time is {} ms)",
+                        self.now.since(self.election.base),
+                        self.election_timer
+                    )
+                };
+                let text = format!("ignoring vote request from {} {why}", from.nickname());
+                self.log(LogLevel::Warn, text);
                 return;
             }
             if !self.receive_term(term, from, rpc.name()) {
