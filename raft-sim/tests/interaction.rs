@@ -7,19 +7,21 @@
 //!
 //! Nothing happens unless a command says so. Nodes are numbered from 1 (server `n` has the
 //! nickname `nnnn`, printed `n1`, `n2`…); entry ids are labelled `e1`, `e2`… in proposal
-//! order (`e0` is the initial snapshot's); times are per-node clocks printed `+1500ms`.
+//! order (`e0` is the initial snapshot's); time is one clock, printed `+1500ms`.
 //! Every input to a server prints a `> ` line and the actions it caused, indented.
 //!
 //! | command | what it does |
 //! | --- | --- |
 //! | `add-nodes N [seed=S] [election-timer=MS] [max-append-entries=K]` | N servers configured together; input lines `<n>: <terms…> [term=T]` preset a node's log of no-ops from index 2 |
 //! | `join N via=K` | a new server joins through node K (S2, M7) |
-//! | `tick N [ms=M]` | node N's clock moves to its next deadline, or by M ms |
-//! | `advance ms=M` | every clock moves by M ms, timers firing in time order |
+//! | `tick N` | time passes until node N's next deadline |
+//! | `advance [ms=M]` | time passes by M ms (or to the next deadline), timers firing in time order |
+//! | `run ms=M [quiet]` | time passes over a working network: after each timer, persist and deliver until quiet |
 //! | `campaign N` | node N takes leadership (an election marked as a transfer) |
 //! | `propose N DATA [prereq=eK]` | executes a command on node N |
 //! | `deliver [from=N] [to=N] [type=Rpc] [count=K]` | delivers queued messages, oldest first |
 //! | `drop [from=N] [to=N] [type=Rpc] [count=K]` | loses queued messages |
+//! | `hold [from=N] [to=N] [type=Rpc] [count=K]` / `release` | delays queued messages / puts them back at the end of the queue |
 //! | `persist N [next]` | node N's pending writes (or the oldest) become durable |
 //! | `stabilize [N…]` | persists and delivers among the nodes until quiet |
 //! | `partition (1) (2,3)`, `block from=N to=M` / `heal` | messages between groups (or one way) are lost / no longer |

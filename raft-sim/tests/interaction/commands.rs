@@ -38,10 +38,13 @@ impl Env {
             "add-nodes" => Env::add_nodes,
             "tick" => Env::tick,
             "advance" => Env::advance,
+            "run" => Env::run_for,
             "campaign" => Env::campaign,
             "propose" => Env::propose,
             "deliver" => Env::deliver,
             "drop" => Env::drop_messages,
+            "hold" => Env::hold,
+            "release" => Env::release,
             "persist" => Env::persist,
             "stabilize" => Env::stabilize,
             "partition" => Env::partition,
@@ -142,6 +145,37 @@ impl Env {
                 None => return Err(at(case, "no node has a deadline")),
             },
         };
+        self.world.advance_to(target);
+        Ok(())
+    }
+
+    /// `run ms=M [quiet]`: time passes by M ms over a working network: after every timer
+    /// that fires, writes complete and messages arrive until nothing is left to do. `quiet`
+    /// prints only what the application and the operator would see.
+    fn run_for(&mut self, case: &TestCase) -> Result {
+        let ms: u64 = case.require("ms").map_err(|e| e.to_string())?;
+        let quiet = match case.positional().first() {
+            None => false,
+            Some(arg) if arg.values == ["quiet"] => true,
+            Some(_) => return Err(at(case, "the only flag is `quiet`")),
+        };
+        let target = self.world.now.plus(ms);
+        let all: BTreeSet<usize> = self.world.nodes.keys().copied().collect();
+        self.world.quiet = quiet;
+        let result = self.run_until(case, target, &all);
+        self.world.quiet = false;
+        result
+    }
+
+    /// Stabilizes, then fires the next timer due by `target`, until none is left.
+    fn run_until(&mut self, case: &TestCase, target: Millis, nodes: &BTreeSet<usize>) -> Result {
+        loop {
+            self.settle(case, nodes)?;
+            match self.world.next_deadline() {
+                Some((deadline, _)) if deadline <= target => self.world.advance_to(deadline),
+                _ => break,
+            }
+        }
         self.world.advance_to(target);
         Ok(())
     }
@@ -269,12 +303,30 @@ impl Env {
             .parse("count")
             .map_err(|e| e.to_string())?
             .unwrap_or(usize::MAX);
-        let lost = self.world.take_queued(|m| filter.matches(m), count);
-        if lost.is_empty() {
+        if self.world.drop_queued(|m| filter.matches(m), count) == 0 {
             self.world.say("no messages");
         }
-        for m in &lost {
-            self.world.say_dropped(m, "by the script");
+        Ok(())
+    }
+
+    /// `hold [from=N] [to=N] [type=Rpc] [count=K]`: delays the matching queued messages until
+    /// `release`, so later messages overtake them.
+    fn hold(&mut self, case: &TestCase) -> Result {
+        let filter = self.message_filter(case)?;
+        let count = case
+            .parse("count")
+            .map_err(|e| e.to_string())?
+            .unwrap_or(usize::MAX);
+        if self.world.hold(|m| filter.matches(m), count) == 0 {
+            self.world.say("no messages");
+        }
+        Ok(())
+    }
+
+    /// `release`: held messages rejoin the queue, at its end.
+    fn release(&mut self, _case: &TestCase) -> Result {
+        if self.world.release() == 0 {
+            self.world.say("no messages");
         }
         Ok(())
     }
@@ -297,9 +349,14 @@ impl Env {
     /// default) until nothing is left to do, printing every step.
     fn stabilize(&mut self, case: &TestCase) -> Result {
         let nodes = self.node_set(case)?;
+        self.settle(case, &nodes)
+    }
+
+    /// Completes writes and delivers messages among `nodes` until nothing is left to do.
+    fn settle(&mut self, case: &TestCase, nodes: &BTreeSet<usize>) -> Result {
         for _ in 0..1000 {
             let mut busy = false;
-            for &n in &nodes {
+            for &n in nodes {
                 busy |= self.world.persist(n, None);
             }
             busy |= self.world.deliver(|m| nodes.contains(&m.to), usize::MAX) > 0;
@@ -342,15 +399,12 @@ impl Env {
         Ok(())
     }
 
-    /// `crash N`: the process dies; unsynced writes and queued messages are lost.
+    /// `crash N`: the process dies; unsynced writes and messages to it are lost.
     fn crash(&mut self, case: &TestCase) -> Result {
         let n = self.node(case, 0)?;
-        let lost = self.world.nodes[&n].pending_tickets();
-        let lost: Vec<String> = lost.iter().map(ToString::to_string).collect();
-        self.world.say(format!(
-            "> n{n} crashed, losing writes [{}]",
-            lost.join(", ")
-        ));
+        if self.world.nodes[&n].up().is_none() {
+            return Err(at(case, &format!("n{n} is already down")));
+        }
         self.world.crash(n);
         Ok(())
     }

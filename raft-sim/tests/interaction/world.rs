@@ -59,10 +59,6 @@ impl Node {
     pub fn up(&self) -> Option<&Server> {
         self.server.as_ref()
     }
-
-    pub fn pending_tickets(&self) -> Vec<WriteTicket> {
-        self.pending.iter().map(Write::ticket).collect()
-    }
 }
 
 /// A message on its way from node `from` to node `to`.
@@ -72,6 +68,8 @@ pub struct InFlight {
     /// The receiver's end of the connection.
     conn: ConnId,
     pub message: Message,
+    /// The order in which messages were sent.
+    seq: u64,
 }
 
 /// One end of a connection: the node at the other end and its end's id.
@@ -81,6 +79,9 @@ struct Link {
     peer_conn: ConnId,
     /// True at the end that dialled.
     dialled: bool,
+    /// The peer crashed: what it sent before still arrives, then this end closes (TCP data
+    /// written before a process dies is delivered before the connection's end).
+    closing: bool,
 }
 
 /// Whether an input is announced even when it causes nothing visible.
@@ -97,11 +98,15 @@ pub struct World {
     links: BTreeMap<(usize, ConnId), Link>,
     /// Messages sent and not yet delivered or dropped, oldest first.
     pub queue: VecDeque<InFlight>,
+    /// Messages a script delays (`hold`) until it releases them to the end of the queue.
+    held: Vec<InFlight>,
     /// Greetings, delivered at once after the input that sent them.
     hellos: VecDeque<InFlight>,
     /// Directed pairs of nodes whose messages are lost.
     blocked: BTreeSet<(usize, usize)>,
     next_conn: u64,
+    /// The sequence number of the next message sent.
+    next_seq: u64,
     /// Nodes whose server asked to crash (a failure test), crashed after its input.
     crash_requests: Vec<usize>,
     /// The leader of every term seen, to check election safety after every input.
@@ -111,6 +116,8 @@ pub struct World {
     config: Config,
     /// The clock every server reads.
     pub now: Millis,
+    /// While set, inputs print only notable actions (see [`notable`]).
+    pub quiet: bool,
     out: String,
 }
 
@@ -126,14 +133,17 @@ impl World {
             nodes: BTreeMap::new(),
             links: BTreeMap::new(),
             queue: VecDeque::new(),
+            held: Vec::new(),
             hellos: VecDeque::new(),
             blocked: BTreeSet::new(),
             next_conn: 1,
+            next_seq: 0,
             crash_requests: Vec::new(),
             leaders: BTreeMap::new(),
             seed: 0,
             config: Config::default(),
             now: Millis(0),
+            quiet: false,
             out: String::new(),
         }
     }
@@ -204,22 +214,40 @@ impl World {
         }
     }
 
-    /// Crashes node `n`: its server is gone, its unsynced writes are lost, its connections
-    /// close (messages on them are lost too).
+    /// Crashes node `n`: its server is gone and its unsynced writes are lost. Messages to it
+    /// are lost; those it sent still arrive, after which its peers see their connections
+    /// close.
     pub fn crash(&mut self, n: usize) {
+        let node = self.nodes.get_mut(&n).expect("a known node");
+        let lost: Vec<String> = node
+            .pending
+            .iter()
+            .map(|w| w.ticket().to_string())
+            .collect();
+        self.say(format!(
+            "> n{n} crashed, losing writes [{}]",
+            lost.join(", ")
+        ));
         let node = self.nodes.get_mut(&n).expect("a known node");
         node.server = None;
         node.pending.clear();
         node.wants.clear();
-        let ends: Vec<(usize, ConnId)> = self
+        let ends: Vec<(ConnId, Link)> = self
             .links
-            .keys()
-            .filter(|(m, _)| *m == n)
-            .copied()
+            .iter()
+            .filter(|((m, _), _)| *m == n)
+            .map(|(&(_, conn), &link)| (conn, link))
             .collect();
-        for (_, conn) in ends {
-            self.close_link(n, conn, "crash");
+        for (conn, link) in ends {
+            self.links.remove(&(n, conn));
+            if let Some(peer_end) = self.links.get_mut(&(link.peer, link.peer_conn)) {
+                peer_end.closing = true;
+            }
+            for lost in self.take_messages(|f| f.to == n && f.conn == conn) {
+                self.say_dropped(&lost, "crash");
+            }
         }
+        self.reap_closing_links();
     }
 
     pub fn restart(&mut self, n: usize) {
@@ -271,15 +299,20 @@ impl World {
         let actions: Vec<Action> = std::iter::from_fn(|| server.poll_action()).collect();
         server.check_invariants();
         let held = server.counters().messages_held - held_before;
+        let quiet = self.quiet;
+        // Every action is carried out; a quiet run only prints fewer of them.
         let mut lines: Vec<String> = actions
             .into_iter()
-            .filter_map(|a| self.carry_out(n, a))
+            .filter_map(|a| {
+                let shown = !quiet || notable(&a);
+                self.carry_out(n, a).filter(|_| shown)
+            })
             .collect();
-        if held > 0 {
+        if held > 0 && !quiet {
             let s = if held == 1 { "" } else { "s" };
             lines.push(format!("({held} message{s} held until durable)"));
         }
-        if announce == Announce::Always || !lines.is_empty() {
+        if (announce == Announce::Always && !quiet) || !lines.is_empty() {
             self.say(format!("> {header}"));
             for line in lines {
                 self.say(format!("  {line}"));
@@ -327,12 +360,17 @@ impl World {
             return Some(format!("-> ? {text} (dropped: unknown connection {conn})"));
         };
         let to = link.peer;
+        if link.closing {
+            return Some(format!("-> n{to} {text} (dropped: n{to} is down)"));
+        }
         let flight = InFlight {
             from,
             to,
             conn: link.peer_conn,
             message,
+            seq: self.next_seq,
         };
+        self.next_seq += 1;
         if matches!(flight.message.rpc, Rpc::Hello { .. }) {
             self.hellos.push_back(flight);
             return None;
@@ -352,7 +390,31 @@ impl World {
         while let Some(hello) = self.hellos.pop_front() {
             self.receive(hello, Announce::IfAnything);
         }
+        self.reap_closing_links();
         self.reconcile_connections();
+    }
+
+    /// Closes the connections to crashed peers that have nothing left to deliver.
+    pub fn reap_closing_links(&mut self) {
+        loop {
+            let pending = |m: usize, mc: ConnId| {
+                let mut all = self.queue.iter().chain(&self.held);
+                all.any(|f| f.to == m && f.conn == mc)
+            };
+            let drained = self
+                .links
+                .iter()
+                .find(|(end, link)| link.closing && !pending(end.0, end.1));
+            let Some((&(m, mc), link)) = drained else {
+                return;
+            };
+            let peer = link.peer;
+            self.links.remove(&(m, mc));
+            let header = format!("n{m} lost its connection to n{peer}");
+            self.input(m, header, Announce::IfAnything, |s, now| {
+                s.step(now, raft_core::Event::Disconnected { conn: mc })
+            });
+        }
     }
 
     /// Raft's Election Safety property, checked after every input: at most one leader per term.
@@ -387,7 +449,9 @@ impl World {
         );
         let hello = matches!(m.message.rpc, Rpc::Hello { .. });
         if self.blocked.contains(&(m.from, m.to)) && !hello {
-            self.say(format!("> {header} (dropped: partition)"));
+            if !self.quiet {
+                self.say(format!("> {header} (dropped: partition)"));
+            }
             return;
         }
         let (conn, message) = (m.conn, m.message);
@@ -399,11 +463,19 @@ impl World {
     /// Delivers the queued messages matching `filter`, oldest first, at most `limit` of them.
     /// Messages sent meanwhile wait for the next command. Returns how many were delivered.
     pub fn deliver(&mut self, filter: impl Fn(&InFlight) -> bool, limit: usize) -> usize {
-        let batch = self.take_queued(filter, limit);
-        let count = batch.len();
-        for m in batch {
+        // One at a time, so the queue always shows what is still on its way (a connection to
+        // a crashed peer closes only once drained).
+        let horizon = self.next_seq;
+        let mut count = 0;
+        while count < limit {
+            let next = self.queue.iter().position(|m| m.seq < horizon && filter(m));
+            let Some(m) = next.and_then(|i| self.queue.remove(i)) else {
+                break;
+            };
             self.receive(m, Announce::Always);
+            count += 1;
         }
+        self.reap_closing_links();
         count
     }
 
@@ -424,6 +496,50 @@ impl World {
         }
         self.queue = kept;
         taken
+    }
+
+    /// Removes every queued or held message matching `filter` and returns them.
+    fn take_messages(&mut self, filter: impl Fn(&InFlight) -> bool) -> Vec<InFlight> {
+        let (mut taken, held): (Vec<InFlight>, Vec<InFlight>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(&filter);
+        self.held = held;
+        taken.extend(self.take_queued(filter, usize::MAX));
+        taken
+    }
+
+    /// Loses the queued messages matching `filter` (at most `limit`). Returns how many.
+    pub fn drop_queued(&mut self, filter: impl Fn(&InFlight) -> bool, limit: usize) -> usize {
+        let lost = self.take_queued(filter, limit);
+        for m in &lost {
+            self.say_dropped(m, "by the script");
+        }
+        self.reap_closing_links();
+        lost.len()
+    }
+
+    /// Delays the queued messages matching `filter` (at most `limit`) until [`World::release`].
+    pub fn hold(&mut self, filter: impl Fn(&InFlight) -> bool, limit: usize) -> usize {
+        let taken = self.take_queued(filter, limit);
+        for m in &taken {
+            let text = render::message(&self.names, &m.message);
+            self.say(format!("> n{} -> n{} {text} held", m.from, m.to));
+        }
+        let count = taken.len();
+        self.held.extend(taken);
+        count
+    }
+
+    /// Puts every held message back, at the end of the queue (after newer ones: reordered).
+    pub fn release(&mut self) -> usize {
+        let released = std::mem::take(&mut self.held);
+        for m in &released {
+            let text = render::message(&self.names, &m.message);
+            self.say(format!("> n{} -> n{} {text} released", m.from, m.to));
+        }
+        let count = released.len();
+        self.queue.extend(released);
+        count
     }
 
     /// Prints a message as dropped.
@@ -479,7 +595,8 @@ impl World {
         self.links.iter().find_map(|(&(n, conn), link)| {
             let wanted = self.nodes[&n].wants.contains(&address(link.peer));
             let alive = self.accepts_connections(n) && self.accepts_connections(link.peer);
-            (link.dialled && !(wanted && alive)).then_some((n, conn))
+            // A link to a crashed peer closes once drained (reap_closing_links), not here.
+            (link.dialled && !link.closing && !(wanted && alive)).then_some((n, conn))
         })
     }
 
@@ -508,6 +625,7 @@ impl World {
             peer,
             peer_conn,
             dialled,
+            closing: false,
         };
         self.links.insert((n, cn), link(m, cm, true));
         self.links.insert((m, cm), link(n, cn, false));
@@ -539,7 +657,7 @@ impl World {
         self.links.remove(&(link.peer, link.peer_conn));
         let (m, mc) = (link.peer, link.peer_conn);
         let on_link = |f: &InFlight| (f.to == m && f.conn == mc) || (f.to == n && f.conn == conn);
-        for lost in self.take_queued(on_link, usize::MAX) {
+        for lost in self.take_messages(on_link) {
             self.say_dropped(&lost, why);
         }
         for (x, c) in [(n, conn), (m, mc)] {
@@ -622,6 +740,19 @@ impl World {
             time(now)
         );
     }
+}
+
+/// Actions worth printing even in a quiet run: what the application and the operator see.
+fn notable(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Notify(_)
+            | Action::Log { .. }
+            | Action::CommandDone { .. }
+            | Action::Apply { .. }
+            | Action::ApplySnapshot { .. }
+            | Action::Crash { .. }
+    )
 }
 
 /// Data as text (the scripts only propose text).
