@@ -22,7 +22,7 @@
 //! | `deliver [from=N] [to=N] [type=Rpc] [count=K]` | delivers queued messages, oldest first |
 //! | `drop [from=N] [to=N] [type=Rpc] [count=K]` | loses queued messages |
 //! | `hold [from=N] [to=N] [type=Rpc] [count=K]` / `release` | delays queued messages / puts them back at the end of the queue |
-//! | `persist N [next]` | node N's pending writes (or the oldest) become durable |
+//! | `persist N [next\|fail]` | node N's pending writes (or the oldest) become durable, or the oldest fails |
 //! | `stabilize [N…]` | persists and delivers among the nodes until quiet |
 //! | `partition (1) (2,3)`, `block from=N to=M` / `heal` | messages between groups (or one way) are lost / no longer |
 //! | `crash N` / `restart N` | kill the process (unsynced writes lost) / reopen the log |

@@ -331,15 +331,18 @@ impl Env {
         Ok(())
     }
 
-    /// `persist N [next]`: node N's pending writes (or only the oldest) become durable.
+    /// `persist N [next|fail]`: node N's pending writes (or only the oldest) become durable;
+    /// `fail` reports the oldest as failed instead (S10).
     fn persist(&mut self, case: &TestCase) -> Result {
         let n = self.node(case, 0)?;
-        let count = match case.positional().get(1) {
-            None => None,
-            Some(arg) if arg.values == ["next"] => Some(1),
-            Some(_) => return Err(at(case, "the second argument can only be `next`")),
+        let flag = case.positional().get(1).map(|arg| arg.values.join(","));
+        let done = match flag.as_deref() {
+            None => self.world.persist(n, None),
+            Some("next") => self.world.persist(n, Some(1)),
+            Some("fail") => self.world.fail_write(n),
+            Some(_) => return Err(at(case, "the second argument is `next` or `fail`")),
         };
-        if !self.world.persist(n, count) {
+        if !done {
             self.world.say(format!("n{n}: no pending writes"));
         }
         Ok(())

@@ -238,14 +238,8 @@ impl World {
             .filter(|((m, _), _)| *m == n)
             .map(|(&(_, conn), &link)| (conn, link))
             .collect();
-        for (conn, link) in ends {
-            self.links.remove(&(n, conn));
-            if let Some(peer_end) = self.links.get_mut(&(link.peer, link.peer_conn)) {
-                peer_end.closing = true;
-            }
-            for lost in self.take_messages(|f| f.to == n && f.conn == conn) {
-                self.say_dropped(&lost, "crash");
-            }
+        for (conn, _) in ends {
+            self.shut_end(n, conn, "crash");
         }
         self.reap_closing_links();
     }
@@ -649,26 +643,31 @@ impl World {
         });
     }
 
-    /// Closes a connection at both ends; messages on it are lost.
+    /// Node `n` closes its end of a connection: messages to it on the connection are lost,
+    /// what it sent still arrives (a socket closed after a write delivers the data first),
+    /// then the other end closes too.
     fn close_link(&mut self, n: usize, conn: ConnId, why: &str) {
-        let Some(link) = self.links.remove(&(n, conn)) else {
+        let Some(peer) = self.shut_end(n, conn, why) else {
             return;
         };
-        self.links.remove(&(link.peer, link.peer_conn));
-        let (m, mc) = (link.peer, link.peer_conn);
-        let on_link = |f: &InFlight| (f.to == m && f.conn == mc) || (f.to == n && f.conn == conn);
-        for lost in self.take_messages(on_link) {
+        let header = format!("n{n} lost its connection to n{peer}");
+        self.input(n, header, Announce::IfAnything, |s, now| {
+            s.step(now, raft_core::Event::Disconnected { conn })
+        });
+        self.reap_closing_links();
+    }
+
+    /// Removes node `n`'s end of a connection, losing the messages to it, and marks the other
+    /// end to close once drained. Returns the peer.
+    fn shut_end(&mut self, n: usize, conn: ConnId, why: &str) -> Option<usize> {
+        let link = self.links.remove(&(n, conn))?;
+        if let Some(peer_end) = self.links.get_mut(&(link.peer, link.peer_conn)) {
+            peer_end.closing = true;
+        }
+        for lost in self.take_messages(|f| f.to == n && f.conn == conn) {
             self.say_dropped(&lost, why);
         }
-        for (x, c) in [(n, conn), (m, mc)] {
-            let header = format!(
-                "n{x} lost its connection to n{}",
-                if x == n { m } else { n }
-            );
-            self.input(x, header, Announce::IfAnything, |s, now| {
-                s.step(now, raft_core::Event::Disconnected { conn: c })
-            });
-        }
+        Some(link.peer)
     }
 
     // ---------------------------------------------------------------------------------------
@@ -696,6 +695,24 @@ impl World {
         let header = format!("n{n} persisted {last}");
         self.input(n, header, Announce::Always, |s, now| {
             s.step(now, raft_core::Event::Persisted { ticket: last })
+        });
+        true
+    }
+
+    /// Reports node `n`'s oldest pending write as failed (S10). The later ones are never
+    /// written: writes are ordered, and a driver stops writing after a failure. Returns false
+    /// if nothing was pending.
+    pub fn fail_write(&mut self, n: usize) -> bool {
+        let node = self.nodes.get_mut(&n).expect("a known node");
+        let Some(write) = node.pending.front().filter(|_| node.server.is_some()) else {
+            return false;
+        };
+        let ticket = write.ticket();
+        node.pending.clear();
+        let header = format!("n{n} write {ticket} failed");
+        self.input(n, header, Announce::Always, |s, now| {
+            let reason = "disk full".to_owned();
+            s.step(now, raft_core::Event::PersistFailed { ticket, reason })
         });
         true
     }
