@@ -10,6 +10,12 @@
 //! order (`e0` is the initial snapshot's); time is one clock, printed `+1500ms`.
 //! Every input to a server prints a `> ` line and the actions it caused, indented.
 //!
+//! There is no separate step to carry out a node's actions (etcd's `process-ready`): each of
+//! ours is carried out without any choice to make (a send joins the message queue, a write
+//! joins the node's pending writes), so the world does it at once and prints it under the
+//! input that caused it. The choices stay with the script: `deliver` and `persist` (or
+//! `stabilize`) decide when messages arrive and writes become durable.
+//!
 //! | command | what it does |
 //! | --- | --- |
 //! | `add-nodes N [seed=S] [election-timer=MS] [max-append-entries=K]` | N servers configured together; input lines `<n>: <terms…> [term=T]` preset a node's log of no-ops from index 2 |
@@ -60,6 +66,7 @@ fn run_script(path: &Path) -> Vec<String> {
     let mut env = commands::Env::new();
     let mut outputs = Vec::new();
     datadriven::run_file(path, |case: &TestCase| {
+        // A malformed line is a bug in the script: fail, naming the line.
         let output = env.run(case).unwrap_or_else(|e| panic!("{e}"));
         outputs.push(output.clone());
         output

@@ -2,23 +2,35 @@
 //! leaves its output in the world's buffer; a malformed line is an error naming file:line.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use raft_core::{
     Config, Configuration, Data, Entry, EntryId, Header, Index, Millis, Payload, Record, Role,
     Snapshot, Term, bootstrap,
 };
-use raft_sim::datadriven::TestCase;
+use raft_sim::datadriven::{ArgError, TestCase};
 
 use crate::names::{CLUSTER, MAX_NODE, SNAPSHOT_EID, address, sid};
 use crate::render;
 use crate::world::{Announce, InFlight, World, time};
 
-/// A script error, already prefixed with file:line.
-pub type Error = String;
-type Result<T = ()> = std::result::Result<T, Error>;
+/// A malformed script line: a message naming the file, the line and the command.
+#[derive(Debug)]
+pub struct ScriptError(String);
 
-/// The election timer of a cluster made by `add-nodes` unless the script says otherwise.
-const DEFAULT_ELECTION_TIMER_MS: u64 = raft_core::DEFAULT_ELECTION_TIMER_MS;
+impl fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<ArgError> for ScriptError {
+    fn from(e: ArgError) -> ScriptError {
+        ScriptError(e.to_string())
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, ScriptError>;
 
 /// The environment a script runs in.
 pub struct Env {
@@ -80,21 +92,18 @@ impl Env {
         if !self.world.nodes.is_empty() {
             return Err(at(case, "add-nodes runs once; add servers with join"));
         }
-        let count: usize = case.parse_positional(0).map_err(|e| e.to_string())?;
+        let count: usize = case.parse_positional(0)?;
         if !(1..=MAX_NODE).contains(&count) {
             return Err(at(case, &format!("between 1 and {MAX_NODE} nodes")));
         }
-        let seed = case.parse("seed").map_err(|e| e.to_string())?.unwrap_or(0);
+        let seed = case.parse("seed")?.unwrap_or(0);
         let mut config = Config::default();
-        if let Some(k) = case
-            .parse("max-append-entries")
-            .map_err(|e| e.to_string())?
-        {
+        if let Some(k) = case.parse("max-append-entries")? {
             config.max_append_entries = k;
         }
         config.validate().map_err(|e| at(case, &e.to_string()))?;
         self.world.configure(seed, config);
-        let timer: Option<u64> = case.parse("election-timer").map_err(|e| e.to_string())?;
+        let timer: Option<u64> = case.parse("election-timer")?;
         let logs = parse_logs(case, count)?;
         let servers = Configuration((1..=count).map(|n| (sid(n), address(n))).collect());
         for n in 1..=count {
@@ -138,7 +147,7 @@ impl Env {
     /// `advance [ms=M]`: time passes by M ms, or until the next deadline of any node, firing
     /// every timer due on the way.
     fn advance(&mut self, case: &TestCase) -> Result {
-        let target = match case.parse::<u64>("ms").map_err(|e| e.to_string())? {
+        let target = match case.parse::<u64>("ms")? {
             Some(ms) => self.world.now.plus(ms),
             None => match self.world.next_deadline() {
                 Some((deadline, _)) => deadline,
@@ -153,7 +162,7 @@ impl Env {
     /// that fires, writes complete and messages arrive until nothing is left to do. `quiet`
     /// prints only what the application and the operator would see.
     fn run_for(&mut self, case: &TestCase) -> Result {
-        let ms: u64 = case.require("ms").map_err(|e| e.to_string())?;
+        let ms: u64 = case.require("ms")?;
         let quiet = match case.positional().first() {
             None => false,
             Some(arg) if arg.values == ["quiet"] => true,
@@ -194,8 +203,8 @@ impl Env {
     /// the next label.
     fn propose(&mut self, case: &TestCase) -> Result {
         let n = self.node(case, 0)?;
-        let text: String = case.parse_positional(1).map_err(|e| e.to_string())?;
-        let prereq = match case.parse::<String>("prereq").map_err(|e| e.to_string())? {
+        let text: String = case.parse_positional(1)?;
+        let prereq = match case.parse::<String>("prereq")? {
             Some(label) => Some(self.eid(case, &label)?),
             None => None,
         };
@@ -253,7 +262,7 @@ impl Env {
     /// `change-election-timer N MS` (M10).
     fn change_election_timer(&mut self, case: &TestCase) -> Result {
         let n = self.node(case, 0)?;
-        let ms: u64 = case.parse_positional(1).map_err(|e| e.to_string())?;
+        let ms: u64 = case.parse_positional(1)?;
         let what = format!("change election timer to {ms}");
         let result = self.input(n, &what, |s, now| s.change_election_timer(now, ms));
         self.say_result(result);
@@ -272,7 +281,7 @@ impl Env {
     /// `failure-test N NAME`: engages one of the reference's failure tests (A3), or `clear`.
     fn failure_test(&mut self, case: &TestCase) -> Result {
         let n = self.node(case, 0)?;
-        let name: String = case.parse_positional(1).map_err(|e| e.to_string())?;
+        let name: String = case.parse_positional(1)?;
         let what = format!("failure test {name}");
         let result = self.input(n, &what, |s, now| s.set_failure_test(now, &name));
         self.say_result(result);
@@ -286,10 +295,7 @@ impl Env {
     /// now, oldest first.
     fn deliver(&mut self, case: &TestCase) -> Result {
         let filter = self.message_filter(case)?;
-        let count = case
-            .parse("count")
-            .map_err(|e| e.to_string())?
-            .unwrap_or(usize::MAX);
+        let count = case.parse("count")?.unwrap_or(usize::MAX);
         if self.world.deliver(|m| filter.matches(m), count) == 0 {
             self.world.say("no messages");
         }
@@ -299,10 +305,7 @@ impl Env {
     /// `drop [from=N] [to=N] [type=Rpc] [count=K]`: loses the matching queued messages.
     fn drop_messages(&mut self, case: &TestCase) -> Result {
         let filter = self.message_filter(case)?;
-        let count = case
-            .parse("count")
-            .map_err(|e| e.to_string())?
-            .unwrap_or(usize::MAX);
+        let count = case.parse("count")?.unwrap_or(usize::MAX);
         if self.world.drop_queued(|m| filter.matches(m), count) == 0 {
             self.world.say("no messages");
         }
@@ -313,10 +316,7 @@ impl Env {
     /// `release`, so later messages overtake them.
     fn hold(&mut self, case: &TestCase) -> Result {
         let filter = self.message_filter(case)?;
-        let count = case
-            .parse("count")
-            .map_err(|e| e.to_string())?
-            .unwrap_or(usize::MAX);
+        let count = case.parse("count")?.unwrap_or(usize::MAX);
         if self.world.hold(|m| filter.matches(m), count) == 0 {
             self.world.say("no messages");
         }
@@ -542,13 +542,13 @@ impl Env {
 
     /// The positional argument `index` as an existing node.
     fn node(&self, case: &TestCase, index: usize) -> Result<usize> {
-        let text: String = case.parse_positional(index).map_err(|e| e.to_string())?;
+        let text: String = case.parse_positional(index)?;
         self.known_node(case, &text)
     }
 
     /// The argument `key=N` as an existing node.
     fn node_arg(&self, case: &TestCase, key: &str) -> Result<usize> {
-        let text: String = case.require(key).map_err(|e| e.to_string())?;
+        let text: String = case.require(key)?;
         self.known_node(case, &text)
     }
 
@@ -584,7 +584,7 @@ impl Env {
             Some(_) => Some(self.node_arg(case, "to")?),
             None => None,
         };
-        let kind: Option<String> = case.parse("type").map_err(|e| e.to_string())?;
+        let kind: Option<String> = case.parse("type")?;
         if let Some(k) = &kind
             && !RPC_KINDS.contains(&k.as_str())
         {
@@ -658,13 +658,9 @@ fn summary(world: &World, n: usize) -> String {
 }
 
 /// A message naming the script's file, line and command.
-fn at(case: &TestCase, problem: &str) -> Error {
-    format!(
-        "{}:{}: `{}`: {problem}",
-        case.file.display(),
-        case.line,
-        case.command
-    )
+fn at(case: &TestCase, problem: &str) -> ScriptError {
+    let at = case.file.display();
+    ScriptError(format!("{at}:{}: `{}`: {problem}", case.line, case.command))
 }
 
 /// `3` or `n3`, between 1 and [`MAX_NODE`].
@@ -680,7 +676,7 @@ fn node_number(case: &TestCase, text: &str) -> Result<usize> {
 }
 
 fn parse_node_number(case: &TestCase, index: usize) -> Result<usize> {
-    let text: String = case.parse_positional(index).map_err(|e| e.to_string())?;
+    let text: String = case.parse_positional(index)?;
     node_number(case, &text)
 }
 
@@ -697,7 +693,7 @@ fn member_header(n: usize, servers: &Configuration, election_timer: Option<u64>)
             term: Term(1),
             eid: SNAPSHOT_EID,
             servers: servers.clone(),
-            election_timer: election_timer.filter(|&ms| ms != DEFAULT_ELECTION_TIMER_MS),
+            election_timer,
             data: Data::default(),
         }),
     }

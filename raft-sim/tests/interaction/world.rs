@@ -1,5 +1,5 @@
-//! The interaction world: raft-core servers with in-memory disks, a message queue and one
-//! clock per node, where nothing happens unless a command says so.
+//! The interaction world: raft-core servers with in-memory disks, a message queue and a
+//! clock, where nothing happens unless a command says so.
 //!
 //! Every input to a server (a tick, a message, a completed write, a request) is printed as a
 //! `> ` line followed by the actions it caused, indented. Actions are carried out at once in
@@ -79,8 +79,8 @@ struct Link {
     peer_conn: ConnId,
     /// True at the end that dialled.
     dialled: bool,
-    /// The peer crashed: what it sent before still arrives, then this end closes (TCP data
-    /// written before a process dies is delivered before the connection's end).
+    /// The peer's end is gone (it crashed or closed it): what it sent before still arrives,
+    /// then this end closes (data written to a socket is delivered before its end).
     closing: bool,
 }
 
@@ -232,13 +232,13 @@ impl World {
         node.server = None;
         node.pending.clear();
         node.wants.clear();
-        let ends: Vec<(ConnId, Link)> = self
+        let ends: Vec<ConnId> = self
             .links
-            .iter()
-            .filter(|((m, _), _)| *m == n)
-            .map(|(&(_, conn), &link)| (conn, link))
+            .keys()
+            .filter(|(m, _)| *m == n)
+            .map(|&(_, conn)| conn)
             .collect();
-        for (conn, _) in ends {
+        for conn in ends {
             self.shut_end(n, conn, "crash");
         }
         self.reap_closing_links();
@@ -388,7 +388,8 @@ impl World {
         self.reconcile_connections();
     }
 
-    /// Closes the connections to crashed peers that have nothing left to deliver.
+    /// Closes the ends whose peer is gone (crashed or closed) once they have nothing left to
+    /// deliver.
     pub fn reap_closing_links(&mut self) {
         loop {
             let pending = |m: usize, mc: ConnId| {
