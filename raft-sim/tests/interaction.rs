@@ -28,7 +28,7 @@
 //! | `deliver [from=N] [to=N] [type=Rpc] [count=K]` | delivers queued messages, oldest first |
 //! | `drop [from=N] [to=N] [type=Rpc] [count=K]` | loses queued messages |
 //! | `hold [from=N] [to=N] [type=Rpc] [count=K]` / `release` | delays queued messages / puts them back at the end of the queue |
-//! | `persist N [next\|fail]` | node N's pending writes (or the oldest) become durable, or the oldest fails |
+//! | `persist N [all\|next\|fail]` | node N's pending writes (or the oldest) become durable, or the oldest fails |
 //! | `stabilize [N…]` | persists and delivers among the nodes until quiet |
 //! | `partition (1) (2,3)`, `block from=N to=M` / `heal` | messages between groups (or one way) are lost / no longer |
 //! | `crash N` / `restart N` | kill the process (unsynced writes lost) / reopen the log |
@@ -177,6 +177,16 @@ fn malformed_lines_are_errors_naming_file_and_line() {
             ":1: `add-nodes`: log line \"1: 2 1\"",
         ),
         ("no-separator", "heal\n\n", ":1: `heal`: no ---- line"),
+        (
+            "unknown-key",
+            "tick 1 ms=150\n----\n",
+            ":1: `tick`: unknown argument \"ms\"",
+        ),
+        (
+            "too-many",
+            "heal 2\n----\n",
+            ":1: `heal`: at most 0 positional arguments",
+        ),
     ];
     for (name, text, expected) in cases {
         let message = failure_of(name, text);

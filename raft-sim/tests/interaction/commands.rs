@@ -46,38 +46,10 @@ impl Env {
 
     /// Runs one command and returns its output.
     pub fn run(&mut self, case: &TestCase) -> Result<String> {
-        let handler = match case.command.as_str() {
-            "add-nodes" => Env::add_nodes,
-            "tick" => Env::tick,
-            "advance" => Env::advance,
-            "run" => Env::run_for,
-            "campaign" => Env::campaign,
-            "propose" => Env::propose,
-            "deliver" => Env::deliver,
-            "drop" => Env::drop_messages,
-            "hold" => Env::hold,
-            "release" => Env::release,
-            "persist" => Env::persist,
-            "stabilize" => Env::stabilize,
-            "partition" => Env::partition,
-            "block" => Env::block,
-            "heal" => Env::heal,
-            "crash" => Env::crash,
-            "restart" => Env::restart,
-            "status" => Env::status,
-            "log" => Env::log,
-            "raft-state" => Env::raft_state,
-            "in-flight" => Env::in_flight,
-            "leave" => Env::leave,
-            "kick" => Env::kick,
-            "join" => Env::join,
-            "snapshot" => Env::snapshot,
-            "change-election-timer" => Env::change_election_timer,
-            "transfer-leadership" => Env::transfer_leadership,
-            "failure-test" => Env::failure_test,
-            "_breakpoint" => Env::breakpoint,
-            other => return Err(at(case, &format!("unknown command {other:?}"))),
+        let Some(&(_, handler, shape)) = COMMANDS.iter().find(|(n, ..)| *n == case.command) else {
+            return Err(at(case, &format!("unknown command {:?}", case.command)));
         };
+        check_shape(case, shape)?;
         handler(self, case)?;
         Ok(self.world.take_output())
     }
@@ -331,16 +303,16 @@ impl Env {
         Ok(())
     }
 
-    /// `persist N [next|fail]`: node N's pending writes (or only the oldest) become durable;
+    /// `persist N [all|next|fail]`: node N's pending writes (or only the oldest) become durable;
     /// `fail` reports the oldest as failed instead (S10).
     fn persist(&mut self, case: &TestCase) -> Result {
         let n = self.node(case, 0)?;
         let flag = case.positional().get(1).map(|arg| arg.values.join(","));
         let done = match flag.as_deref() {
-            None => self.world.persist(n, None),
+            None | Some("all") => self.world.persist(n, None),
             Some("next") => self.world.persist(n, Some(1)),
             Some("fail") => self.world.fail_write(n),
-            Some(_) => return Err(at(case, "the second argument is `next` or `fail`")),
+            Some(_) => return Err(at(case, "the second argument is `all`, `next` or `fail`")),
         };
         if !done {
             self.world.say(format!("n{n}: no pending writes"));
@@ -595,6 +567,74 @@ impl Env {
         }
         Ok(MessageFilter { from, to, kind })
     }
+}
+
+/// A command's handler.
+type Handler = fn(&mut Env, &TestCase) -> Result;
+
+/// The arguments a command accepts: at most this many positional ones, and these keys.
+type Shape = (usize, &'static [&'static str]);
+
+const MESSAGE_KEYS: &[&str] = &["from", "to", "type", "count"];
+
+/// Every command, its handler and the arguments it accepts.
+const COMMANDS: &[(&str, Handler, Shape)] = &[
+    (
+        "add-nodes",
+        Env::add_nodes,
+        (1, &["seed", "election-timer", "max-append-entries"]),
+    ),
+    ("join", Env::join, (1, &["via"])),
+    ("tick", Env::tick, (1, &[])),
+    ("advance", Env::advance, (0, &["ms"])),
+    ("run", Env::run_for, (1, &["ms"])),
+    ("campaign", Env::campaign, (1, &[])),
+    ("propose", Env::propose, (2, &["prereq"])),
+    ("deliver", Env::deliver, (0, MESSAGE_KEYS)),
+    ("drop", Env::drop_messages, (0, MESSAGE_KEYS)),
+    ("hold", Env::hold, (0, MESSAGE_KEYS)),
+    ("release", Env::release, (0, &[])),
+    ("persist", Env::persist, (2, &[])),
+    ("stabilize", Env::stabilize, (usize::MAX, &[])),
+    ("partition", Env::partition, (usize::MAX, &[])),
+    ("block", Env::block, (0, &["from", "to"])),
+    ("heal", Env::heal, (0, &[])),
+    ("crash", Env::crash, (1, &[])),
+    ("restart", Env::restart, (1, &[])),
+    ("leave", Env::leave, (1, &[])),
+    ("kick", Env::kick, (2, &[])),
+    ("snapshot", Env::snapshot, (1, &[])),
+    (
+        "change-election-timer",
+        Env::change_election_timer,
+        (2, &[]),
+    ),
+    ("transfer-leadership", Env::transfer_leadership, (1, &[])),
+    ("failure-test", Env::failure_test, (2, &[])),
+    ("status", Env::status, (1, &[])),
+    ("log", Env::log, (1, &[])),
+    ("raft-state", Env::raft_state, (0, &[])),
+    ("in-flight", Env::in_flight, (0, &[])),
+    ("_breakpoint", Env::breakpoint, (0, &[])),
+];
+
+/// Refuses arguments a command does not take, so a typo is an error rather than ignored.
+fn check_shape(case: &TestCase, (max_positional, keys): Shape) -> Result {
+    for arg in &case.args {
+        if let Some(key) = &arg.key
+            && !keys.contains(&key.as_str())
+        {
+            let problem = format!("unknown argument {key:?}; it takes {keys:?}");
+            return Err(at(case, &problem));
+        }
+    }
+    if case.positional().len() > max_positional {
+        return Err(at(
+            case,
+            &format!("at most {max_positional} positional arguments"),
+        ));
+    }
+    Ok(())
 }
 
 /// The message types `deliver type=…` and `drop type=…` accept.
