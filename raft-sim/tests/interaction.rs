@@ -18,7 +18,7 @@
 //!
 //! | command | what it does |
 //! | --- | --- |
-//! | `add-nodes N [seed=S] [election-timer=MS] [max-append-entries=K]` | N servers configured together; input lines `<n>: <terms…> [term=T]` preset a node's log of no-ops from index 2 |
+//! | `add-nodes N [seed=S] [election-timer=MS] [max-append-entries=K]` | N servers configured together (one is created as S1 says); input lines `<n>: <terms…> [term=T]` preset a node's log of no-ops from index 2 |
 //! | `join N via=K` | a new server joins through node K (S2, M7) |
 //! | `tick N` | time passes until node N's next deadline |
 //! | `advance [ms=M]` | time passes by M ms (or to the next deadline), timers firing in time order |

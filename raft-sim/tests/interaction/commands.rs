@@ -57,9 +57,10 @@ impl Env {
     // ---------------------------------------------------------------------------------------
     // Building the cluster.
 
-    /// `add-nodes N [seed=S] [election-timer=MS] [max-append-entries=K]`, with optional input lines
-    /// `<node>: <term of index 2> <term of index 3> … [term=T]` giving a node's log: nodes
-    /// 1..=N start as one configured cluster whose snapshot is index 1, term 1.
+    /// `add-nodes N [seed=S] [election-timer=MS] [max-append-entries=K]`, with optional
+    /// input lines `<node>: <term of index 2> <term of index 3> … [term=T]` giving a node's
+    /// log: nodes 1..=N start as one configured cluster whose snapshot is index 1, term 1. A
+    /// single node without a preset log is created with `bootstrap::create_cluster` (S1).
     fn add_nodes(&mut self, case: &TestCase) -> Result {
         if !self.world.nodes.is_empty() {
             return Err(at(case, "add-nodes runs once; add servers with join"));
@@ -77,6 +78,9 @@ impl Env {
         self.world.configure(seed, config);
         let timer: Option<u64> = case.parse("election-timer")?;
         let logs = parse_logs(case, count)?;
+        if count == 1 && logs.is_empty() {
+            return self.create_cluster(case, timer);
+        }
         let servers = Configuration((1..=count).map(|n| (sid(n), address(n))).collect());
         for n in 1..=count {
             let header = member_header(n, &servers, timer);
@@ -85,6 +89,24 @@ impl Env {
                 .map_or_else(Vec::new, |(terms, term)| log_records(terms, *term));
             self.world.add_node(n, header, records);
         }
+        Ok(())
+    }
+
+    /// A cluster of one server, made as an administrator makes one (S1): the server elects
+    /// itself at once, and the others join it.
+    fn create_cluster(&mut self, case: &TestCase, timer: Option<u64>) -> Result {
+        let (sid, address) = (sid(1), address(1));
+        let created = bootstrap::create_cluster(
+            sid,
+            CLUSTER,
+            "test",
+            address.as_str(),
+            SNAPSHOT_EID,
+            Data::default(),
+            timer,
+        );
+        let (header, records) = created.map_err(|e| at(case, &e.to_string()))?;
+        self.world.add_node(1, header, records);
         Ok(())
     }
 
