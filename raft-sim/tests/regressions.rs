@@ -3,7 +3,7 @@
 //! change to the core or the simulator may send a seed down another path, so these complement
 //! the focused tests in raft-core rather than replace them.)
 
-use raft_sim::{Preset, SimConfig, run};
+use raft_sim::{Faults, Preset, SimConfig, Workload, run};
 
 fn assert_clean(seed: u64, nodes: usize, preset: Preset) {
     let report = run(SimConfig {
@@ -57,4 +57,71 @@ fn seed_201_removal_is_confirmed_only_once_committed() {
 #[test]
 fn seed_2175_connection_dialled_while_joining_is_used_after_joining() {
     assert_clean(2175, 5, Preset::Heavy);
+}
+
+/// Heavy faults at about double the rates: more loss, crashes, partitions, snapshots and
+/// membership churn. (Some seeds below were found with these knobs.)
+fn doubled() -> Faults {
+    Faults {
+        drop_per_million: 50_000,
+        duplicate_per_million: 20_000,
+        reorder_per_million: 50_000,
+        crash_per_million_steps: 2_000,
+        partition_per_million_steps: 5_000,
+        snapshot_per_million_steps: 10_000,
+        timer_change_per_million_steps: 2_000,
+        failure_test_per_million_steps: 2_000,
+        join_per_million_steps: 3_000,
+        leave_per_million_steps: 1_500,
+        kick_per_million_steps: 1_500,
+        transfer_per_million_steps: 5_000,
+        disk_stall_per_million_steps: 1_000,
+        ..Faults::HEAVY
+    }
+}
+
+fn assert_clean_with(config: SimConfig) {
+    let report = run(config);
+    assert!(report.ok(), "{}", report.failure_text());
+}
+
+/// A kicked server held the (uncommitted, later truncated) configuration without itself,
+/// crashed, and refused to open "not in configuration" while the cluster still counted it.
+/// Fixed in `Server::open`: refuse only if neither the latest nor the committed
+/// configuration holds the server.
+#[test]
+fn seed_785_server_removed_by_an_uncommitted_entry_reopens() {
+    assert_clean_with(SimConfig {
+        workload: Workload {
+            clients: 6,
+            keys: 3,
+            think_ms_max: 50,
+            prereq_per_million: 0,
+        },
+        ..SimConfig::new(785, Preset::Heavy)
+    });
+}
+
+/// A newly added server whose durable commit index had not reached its own addition: the
+/// first version of the fix above refused it, since only the committed configuration was
+/// checked. Guards the "latest configuration still counts" half of the rule.
+#[test]
+fn seed_11_doubled_new_server_reopens_before_knowing_its_addition_committed() {
+    assert_clean_with(SimConfig {
+        faults: doubled(),
+        ..SimConfig::new(11, Preset::Heavy)
+    });
+}
+
+/// A server told its join succeeded snapshotted before its log held its own addition; the
+/// header lost the joining mark and after a crash it could not open. Fixed in raft-core's
+/// snapshot code: no snapshots while not in the own configuration, and a replaced log keeps
+/// the joining mark if it does not name the server.
+#[test]
+fn seed_1041_doubled_joined_server_keeps_its_joining_mark() {
+    assert_clean_with(SimConfig {
+        nodes: 3,
+        faults: doubled(),
+        ..SimConfig::new(1041, Preset::Heavy)
+    });
 }
