@@ -223,7 +223,9 @@ impl Server {
         term: Term,
         snapshot: Snapshot,
     ) {
-        if snapshot.term > term || snapshot.servers.is_empty() {
+        // A snapshot ending at the last possible index leaves no room for the log after it:
+        // its end would saturate onto its start (found by the `core_events` fuzz target).
+        if snapshot.term > term || snapshot.servers.is_empty() || snapshot.index.0 == u64::MAX {
             self.counters.malformed_messages += 1;
             return;
         }
@@ -240,8 +242,12 @@ impl Server {
         // term there means the log diverged, and keeping it would make the leader, told the
         // snapshot is in place, send appends we refuse and the snapshot again, forever. Found
         // by raft-sim seed 405 (3 nodes).
-        let diverged =
-            last_index >= self.log.start() && self.log.term_at(last_index) != Some(last_term);
+        // Only an uncommitted entry can have diverged: a snapshot that contradicts a committed
+        // one is bogus, and installing it would move the commit index back below what was
+        // applied (found by the `core_events` fuzz target).
+        let diverged = last_index > self.commit_index
+            && last_index >= self.log.start()
+            && self.log.term_at(last_index) != Some(last_term);
         if last_index.next() >= self.log.end() || diverged {
             self.install_snapshot(snapshot);
         }

@@ -1,0 +1,131 @@
+//! Inputs the fuzz targets in `fuzz/` found crashing raft-core, minimised and replayed here so
+//! they stay fixed. Each test names its target and says what went wrong.
+
+mod common;
+
+use common::*;
+use raft_core::*;
+
+/// Server 0 of a 3-server cluster with an empty log, connected to servers 1 and 2 on
+/// connections 1 and 2 (the start of most `core_events` inputs).
+fn server() -> Server {
+    let mut s = Server::open(
+        header(0, 3),
+        log_records(&[], 1),
+        Config::with_seed(1),
+        Millis(0),
+    )
+    .unwrap();
+    for peer in 1..3 {
+        s.step(
+            Millis(0),
+            Event::Connected {
+                conn: ConnId(peer as u64),
+                incoming: false,
+                address: Some(address(peer)),
+            },
+        );
+    }
+    while s.poll_action().is_some() {}
+    s.check_invariants();
+    s
+}
+
+/// Delivers `rpc` from server `from` on its connection, then checks the invariants.
+fn deliver(s: &mut Server, now: Millis, from: usize, rpc: Rpc) {
+    let message = Message {
+        cluster: Some(cid()),
+        from: sid(from),
+        to: Some(sid(0)),
+        comment: None,
+        rpc,
+    };
+    s.step(
+        now,
+        Event::Message {
+            conn: ConnId(from as u64),
+            message,
+        },
+    );
+    while s.poll_action().is_some() {}
+    s.check_invariants();
+}
+
+/// `core_events`: a snapshot whose last index is `u64::MAX` was installed, leaving a log that
+/// ends where it starts, with the commit index at its end ("commit index past the log end").
+/// No log can follow such a snapshot, so it is malformed and refused.
+#[test]
+fn a_snapshot_at_the_last_possible_index_is_refused() {
+    let mut s = server();
+    let before = s.counters().malformed_messages;
+    deliver(
+        &mut s,
+        Millis(0),
+        1,
+        Rpc::InstallSnapshotRequest {
+            term: Term(u64::MAX),
+            snapshot: Snapshot {
+                index: Index(u64::MAX),
+                term: Term(1),
+                eid: EntryId::from_u128(1),
+                servers: header(0, 3).snapshot.unwrap().servers,
+                election_timer: None,
+                data: Data::from("a"),
+            },
+        },
+    );
+    assert_eq!(s.counters().malformed_messages, before + 1);
+    assert_eq!(s.log_end(), Index(2), "the log is untouched");
+}
+
+/// `record_replay`: a header whose snapshot ends at `u64::MAX` opened into a server whose
+/// commit index sat at its log end. Such a header is refused.
+#[test]
+fn a_header_snapshot_at_the_last_possible_index_is_refused() {
+    let mut h = header(0, 3);
+    h.snapshot.as_mut().unwrap().index = Index(u64::MAX);
+    let err = Server::open(h, Vec::new(), Config::default(), Millis(0))
+        .err()
+        .expect("refused");
+    assert!(matches!(err, OpenError::BadHeader(_)), "{err}");
+}
+
+/// `core_events`: a snapshot ending inside the log, on a committed entry but with another
+/// term, was taken for a sign of divergence and installed. That moved the commit index back
+/// below the applied index ("applied past the commit index"). Committed entries cannot have
+/// diverged, so such a snapshot is skipped like any other that ends inside the log.
+#[test]
+fn a_snapshot_contradicting_a_committed_entry_is_not_installed() {
+    let mut records = log_records(&[1, 1, 1], 2);
+    records.push(Record::CommitIndex { index: Index(3) });
+    let mut s = Server::open(header(0, 3), records, Config::with_seed(1), Millis(0)).unwrap();
+    s.step(
+        Millis(0),
+        Event::Connected {
+            conn: ConnId(1),
+            incoming: false,
+            address: Some(address(1)),
+        },
+    );
+    while s.poll_action().is_some() {}
+    assert_eq!(s.applied_index(), Index(3));
+    deliver(
+        &mut s,
+        Millis(0),
+        1,
+        Rpc::InstallSnapshotRequest {
+            term: Term(2),
+            snapshot: Snapshot {
+                index: Index(2),
+                term: Term(2),
+                eid: EntryId::from_u128(1),
+                servers: header(0, 3).snapshot.unwrap().servers,
+                election_timer: None,
+                data: Data::from("a"),
+            },
+        },
+    );
+    assert_eq!(s.commit_index(), Index(3));
+    assert_eq!(s.log_start(), Index(2), "the log was kept");
+    assert_eq!(s.term_at(Index(2)), Some(Term(1)));
+}
