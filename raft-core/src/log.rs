@@ -105,8 +105,13 @@ impl Log {
         };
         let offset = usize::try_from(offset).unwrap_or(usize::MAX);
         let mut bytes = 0;
-        let mut out = Vec::new();
-        for e in self.entries.iter().skip(offset).take(max_n) {
+        let available = self.entries.len().saturating_sub(offset);
+        let mut out = Vec::with_capacity(available.min(max_n));
+        for e in self
+            .entries
+            .range(offset.min(self.entries.len())..)
+            .take(max_n)
+        {
             bytes += e.wire_size();
             if !out.is_empty() && bytes > max_bytes {
                 break;

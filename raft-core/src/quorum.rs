@@ -4,12 +4,27 @@ use crate::Index;
 
 /// The highest index that a strict majority of `matches` has reached: the median of the
 /// match indexes sorted in descending order. `None` for an empty set.
-pub(crate) fn majority_index(mut matches: Vec<Index>) -> Option<Index> {
-    if matches.is_empty() {
+///
+/// Runs on every acknowledgement, so small clusters sort on the stack.
+pub(crate) fn majority_index(matches: impl ExactSizeIterator<Item = Index>) -> Option<Index> {
+    const STACK: usize = 16;
+    let n = matches.len();
+    if n == 0 {
         return None;
     }
-    matches.sort_unstable_by(|a, b| b.cmp(a));
-    Some(matches[matches.len() / 2])
+    let mut stack = [Index(0); STACK];
+    let mut heap = Vec::new();
+    let sorted: &mut [Index] = if n <= STACK {
+        for (slot, m) in stack.iter_mut().zip(matches) {
+            *slot = m;
+        }
+        &mut stack[..n]
+    } else {
+        heap.extend(matches);
+        &mut heap
+    };
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    Some(sorted[n / 2])
 }
 
 #[cfg(test)]
@@ -30,7 +45,7 @@ mod tests {
             (&[0, 0, 0, 9, 9], Some(0)),
         ];
         for (matches, want) in table {
-            let got = majority_index(matches.iter().map(|&m| Index(m)).collect());
+            let got = majority_index(matches.iter().map(|&m| Index(m)));
             assert_eq!(got, want.map(Index), "{matches:?}");
         }
     }
@@ -38,8 +53,8 @@ mod tests {
     proptest! {
         /// The result is reached by a strict majority, and nothing higher is.
         #[test]
-        fn majority_index_is_the_highest_majority(v in proptest::collection::vec(0u64..20, 1..9)) {
-            let m = majority_index(v.iter().map(|&x| Index(x)).collect()).unwrap().0;
+        fn majority_index_is_the_highest_majority(v in proptest::collection::vec(0u64..20, 1..40)) {
+            let m = majority_index(v.iter().map(|&x| Index(x))).unwrap().0;
             let at_least = |i: u64| v.iter().filter(|&&x| x >= i).count();
             prop_assert!(at_least(m) > v.len() / 2);
             prop_assert!(at_least(m + 1) <= v.len() / 2);

@@ -64,9 +64,23 @@ impl fmt::Display for Index {
 macro_rules! uuid_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
+
+        // The same order as the bytes', compared as one integer: ids key the ordered maps
+        // the hot paths search, and a 16-byte memcmp call per comparison shows in profiles.
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.0.as_u128().cmp(&other.0.as_u128())
+            }
+        }
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
 
         impl $name {
             /// Builds an id from 128 bits (handy for tests and simulations: `from_u128(1)`).
@@ -206,6 +220,18 @@ mod tests {
         let sid = ServerId(Uuid::parse_str("0a1b2c3d-0000-4000-8000-000000000000").unwrap());
         assert_eq!(sid.nickname().as_str(), "0a1b");
         assert_eq!(format!("{sid:?}"), "0a1b");
+    }
+
+    #[test]
+    fn ids_order_like_their_bytes() {
+        let a = ServerId(Uuid::from_bytes([
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255,
+        ]));
+        let b = ServerId(Uuid::from_bytes([
+            0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+        ]));
+        assert!(a < b);
+        assert_eq!(a.0.as_bytes().cmp(b.0.as_bytes()), a.cmp(&b));
     }
 
     #[test]

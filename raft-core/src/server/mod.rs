@@ -85,6 +85,8 @@ pub struct Server {
     backlog: (usize, usize),
     actions: VecDeque<Action>,
     counters: Counters,
+    /// A buffer lent out by `leader_peers`, so replicating allocates nothing.
+    peers_buffer: Vec<ServerId>,
     /// The time of the current entry point.
     now: Millis,
 }

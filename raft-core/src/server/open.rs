@@ -204,6 +204,7 @@ impl Server {
             ),
             actions: VecDeque::new(),
             counters: Default::default(),
+            peers_buffer: Vec::new(),
             now,
         }
     }
@@ -250,7 +251,9 @@ fn replay(header: &Header, records: impl IntoIterator<Item = Record>) -> Result<
     // The log starts one past the snapshot, which must itself be an index (found by the
     // `record_replay` fuzz target).
     if snapshot.index == Index(u64::MAX) {
-        return Err(OpenError::BadHeader("snapshot index leaves no room for a log"));
+        return Err(OpenError::BadHeader(
+            "snapshot index leaves no room for a log",
+        ));
     }
     if snapshot.servers.is_empty() {
         return Err(OpenError::BadHeader("snapshot has an empty configuration"));

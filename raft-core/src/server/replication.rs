@@ -263,22 +263,28 @@ impl Server {
 
     /// Sends what the peers are missing, after new entries (R7).
     pub(super) fn replicate_to_all(&mut self) {
-        for peer in self.leader_peers() {
+        let peers = self.leader_peers();
+        for &peer in &peers {
             self.replicate(peer);
         }
+        self.return_peers(peers);
     }
 
     /// Every server the leader replicates to: configured peers and servers being added.
-    fn leader_peers(&self) -> Vec<ServerId> {
-        let RoleState::Leader(l) = &self.role else {
-            return Vec::new();
-        };
-        l.progress
-            .keys()
-            .chain(l.adding.keys())
-            .copied()
-            .filter(|s| *s != self.sid)
-            .collect()
+    /// Borrows a buffer kept for the purpose (give it back with `return_peers`), since this
+    /// runs for every new entry.
+    fn leader_peers(&mut self) -> Vec<ServerId> {
+        let mut peers = std::mem::take(&mut self.peers_buffer);
+        peers.clear();
+        if let RoleState::Leader(l) = &self.role {
+            let all = l.progress.keys().chain(l.adding.keys());
+            peers.extend(all.copied().filter(|s| *s != self.sid));
+        }
+        peers
+    }
+
+    fn return_peers(&mut self, peers: Vec<ServerId>) {
+        self.peers_buffer = peers;
     }
 
     /// Sends `peer` the entries it lacks, as far as flow control allows, or the snapshot if
@@ -351,9 +357,10 @@ impl Server {
     /// their catch-up.
     pub(super) fn send_heartbeats(&mut self) {
         let (now, limit, start) = (self.now, 2 * self.election_timer, self.log.start());
-        for peer in self.leader_peers() {
+        let peers = self.leader_peers();
+        for &peer in &peers {
             let RoleState::Leader(l) = &mut self.role else {
-                return;
+                break;
             };
             let Some(p) = l.progress_mut(peer) else {
                 continue;
@@ -363,6 +370,7 @@ impl Server {
             let rpc = self.append_request_rpc(next, Vec::new());
             self.send(peer, rpc);
         }
+        self.return_peers(peers);
         self.ping_relayed_commands();
         self.reset_ping_timer();
     }
@@ -440,7 +448,7 @@ impl Server {
         let RoleState::Leader(l) = &self.role else {
             return;
         };
-        let matches: Vec<Index> = l.progress.values().map(|p| p.match_index).collect();
+        let matches = l.progress.values().map(|p| p.match_index);
         let Some(majority) = crate::quorum::majority_index(matches) else {
             return;
         };
