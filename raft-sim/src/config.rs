@@ -97,7 +97,13 @@ pub struct Faults {
     pub torn_write_per_million: u32,
     /// Longest time a crashed node stays down (at least one step).
     pub down_ms_max: u64,
-    /// The leader is asked to transfer leadership.
+    /// Share of crashes that are clean shutdowns instead: the server is closed (it hands
+    /// over leadership) and its disk flushed before it goes down.
+    pub graceful_per_million: u32,
+    /// A node's next sync fails (per node): the server enters its failed state and is
+    /// restarted like a crashed one.
+    pub write_error_per_million_steps: u32,
+    /// Leadership moves: the leader is asked to transfer it, or a follower to take it.
     pub transfer_per_million_steps: u32,
     /// A node that may snapshot does (per node).
     pub snapshot_per_million_steps: u32,
@@ -133,6 +139,8 @@ impl Faults {
         crash_per_million_steps: 0,
         torn_write_per_million: 0,
         down_ms_max: 0,
+        graceful_per_million: 0,
+        write_error_per_million_steps: 0,
         transfer_per_million_steps: 0,
         snapshot_per_million_steps: 0,
         timer_change_per_million_steps: 0,
@@ -161,6 +169,8 @@ impl Faults {
         crash_per_million_steps: 100,
         torn_write_per_million: 300_000,
         down_ms_max: 3_000,
+        graceful_per_million: 200_000,
+        write_error_per_million_steps: 10,
         transfer_per_million_steps: 200,
         snapshot_per_million_steps: 500,
         timer_change_per_million_steps: 50,
@@ -189,6 +199,8 @@ impl Faults {
         crash_per_million_steps: 500,
         torn_write_per_million: 500_000,
         down_ms_max: 5_000,
+        graceful_per_million: 300_000,
+        write_error_per_million_steps: 50,
         transfer_per_million_steps: 1_000,
         snapshot_per_million_steps: 2_000,
         timer_change_per_million_steps: 300,
@@ -233,6 +245,11 @@ impl Faults {
             ),
             ("torn_write_per_million", self.torn_write_per_million.into()),
             ("down_ms_max", self.down_ms_max),
+            ("graceful_per_million", self.graceful_per_million.into()),
+            (
+                "write_error_per_million_steps",
+                self.write_error_per_million_steps.into(),
+            ),
             (
                 "transfer_per_million_steps",
                 self.transfer_per_million_steps.into(),

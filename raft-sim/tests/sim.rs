@@ -59,7 +59,7 @@ fn every_preset_runs_clean_and_converges() {
 #[test]
 fn heavy_faults_exercise_every_kind_of_fault() {
     let mut total = raft_sim::Stats::default();
-    for seed in 1..=6 {
+    for seed in 1..=20 {
         let r = run(config(seed, Preset::Heavy, 20_000));
         assert!(r.ok(), "{}", r.failure_text());
         let s = r.stats;
@@ -122,7 +122,9 @@ fn sending_before_persisting_loses_committed_entries() {
         ack_before_durable: true,
         ..Bugs::default()
     };
-    caught_by(bugs, 10, Property::LeaderCompleteness);
+    // It takes a crash soon after an acknowledged write, on a server a commit counted on:
+    // about one seed in ten.
+    caught_by(bugs, 40, Property::LeaderCompleteness);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use crate::kv;
 use crate::report::Property;
 
 /// With the test-only `ack_before_durable` bug, how long acknowledged writes stay volatile.
-const LYING_FLUSH_MS: u64 = 1_000;
+const LYING_FLUSH_MS: u64 = 5_000;
 
 impl World {
     /// Carries out one action of the server in `slot`.
@@ -127,6 +127,17 @@ impl World {
         if node.stalled_until > self.now {
             let at = node.stalled_until;
             self.queue.push(at, Ev::SyncDone { slot, generation });
+            return;
+        }
+        if node.fail_next_sync {
+            // The write failed: the server stops (S10); an operator restarts the machine,
+            // and what the failed sync covered is as lost as after a crash.
+            let Some(ticket) = node.disk.syncing_ticket() else {
+                return;
+            };
+            let reason = "simulated write error".to_owned();
+            self.step(slot, Event::PersistFailed { ticket, reason });
+            self.crash(slot, "write error");
             return;
         }
         let Some(ticket) = node.disk.finish_sync() else {

@@ -80,8 +80,15 @@ impl World {
                 continue;
             }
             if self.rng.chaos.chance(f.crash_per_million_steps) {
-                self.crash(slot, "random crash");
+                if self.rng.chaos.chance(f.graceful_per_million) {
+                    self.shut_down(slot);
+                } else {
+                    self.crash(slot, "random crash");
+                }
                 continue;
+            }
+            if self.rng.chaos.chance(f.write_error_per_million_steps) {
+                self.nodes[slot].fail_next_sync = true;
             }
             if self.rng.chaos.chance(f.disk_stall_per_million_steps) {
                 let ms = self
@@ -115,10 +122,14 @@ impl World {
     fn admin_faults(&mut self) {
         let f = self.cfg.faults;
         let now = self.now;
-        if self.rng.chaos.chance(f.transfer_per_million_steps)
-            && let Some(slot) = self.leader()
-        {
-            self.with_server(slot, |s| s.transfer_leadership(now));
+        if self.rng.chaos.chance(f.transfer_per_million_steps) {
+            if self.rng.chaos.chance(500_000) {
+                if let Some(slot) = self.leader() {
+                    self.with_server(slot, |s| s.transfer_leadership(now));
+                }
+            } else if let Some(slot) = self.random_up() {
+                self.with_server(slot, |s| s.take_leadership(now));
+            }
         }
         if self.rng.chaos.chance(f.timer_change_per_million_steps)
             && let Some(slot) = self.leader()

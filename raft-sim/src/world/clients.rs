@@ -141,8 +141,8 @@ impl Clients {
         self.rest(client, now);
     }
 
-    /// The server in `slot` reported how command `eid` ended. Returns the index a success
-    /// was reported at, for the caller to check against where it was applied.
+    /// The server in `slot` reported how command `eid` ended; `result` is what the command
+    /// answered where it was applied, if some server applied it already.
     pub(crate) fn done(
         &mut self,
         slot: usize,

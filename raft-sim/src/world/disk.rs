@@ -114,6 +114,17 @@ impl Disk {
         last
     }
 
+    /// The newest ticket the sync in flight covers, if one is in flight.
+    pub(crate) fn syncing_ticket(&self) -> Option<WriteTicket> {
+        self.pending[..self.syncing].last().map(Write::ticket)
+    }
+
+    /// A clean shutdown: every pending write is made durable.
+    pub(crate) fn flush(&mut self) {
+        self.syncing = self.pending.len();
+        self.finish_sync();
+    }
+
     /// A crash: unsynced writes are lost, the first one maybe torn. Returns a description of
     /// the tear, if any.
     pub(crate) fn crash(&mut self, rng: &mut SimRng, torn_per_million: u32) -> Option<String> {
@@ -238,5 +249,17 @@ mod tests {
         assert_eq!(d.durable_commit, Index(4));
         assert!(d.lose_last_sync());
         assert!(d.contents().1.is_empty());
+    }
+
+    #[test]
+    fn flush_makes_everything_durable() {
+        let mut d = Disk::new(header(), vec![]);
+        d.append(WriteTicket(1), vec![term(1)]);
+        d.start_sync();
+        assert_eq!(d.syncing_ticket(), Some(WriteTicket(1)));
+        d.append(WriteTicket(2), vec![term(2)]);
+        d.flush();
+        assert_eq!(d.syncing_ticket(), None);
+        assert_eq!(d.contents().1, vec![term(1), term(2)]);
     }
 }

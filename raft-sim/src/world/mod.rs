@@ -69,28 +69,32 @@ pub(crate) struct World {
 /// `check_invariants`) is reported as a violation of [`Property::CoreInvariant`].
 pub fn run(cfg: SimConfig) -> Report {
     let mut world = World::new(cfg);
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| world.run_phases()));
-    if let Err(payload) = outcome {
-        let text = payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_else(|| "a panic".to_owned());
-        world.violate(Property::CoreInvariant, format!("panic: {text}"));
-    }
+    world.run_guarded();
     world.into_report()
 }
 
-/// Runs one simulation and returns its report and full trace text.
+/// Runs one simulation and returns its report and the full text of its trace.
 pub fn run_traced(mut cfg: SimConfig) -> (Report, Vec<String>) {
     cfg.full_trace = true;
     let mut world = World::new(cfg);
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| world.run_phases()));
-    if outcome.is_err() {
-        world.violate(Property::CoreInvariant, "panic (see stderr)".into());
-    }
+    world.run_guarded();
     let lines = world.trace.lines().unwrap_or_default().to_vec();
     (world.into_report(), lines)
+}
+
+impl World {
+    /// Runs the phases, turning a panic (a core assertion) into a violation.
+    fn run_guarded(&mut self) {
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| self.run_phases()));
+        if let Err(payload) = outcome {
+            let text = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "a panic".to_owned());
+            self.violate(Property::CoreInvariant, format!("panic: {text}"));
+        }
+    }
 }
 
 impl World {

@@ -43,6 +43,8 @@ pub(crate) struct Node {
     pub(crate) deadline: Option<Millis>,
     /// Until when the disk does not complete syncs.
     pub(crate) stalled_until: Millis,
+    /// The next sync fails.
+    pub(crate) fail_next_sync: bool,
 }
 
 impl Node {
@@ -60,6 +62,7 @@ impl Node {
             check: NodeCheck::fresh(),
             deadline: None,
             stalled_until: Millis(0),
+            fail_next_sync: false,
         }
     }
 
@@ -131,6 +134,7 @@ impl World {
         node.state = NodeState::Down;
         node.deadline = None;
         node.wants.clear();
+        node.fail_next_sync = false;
         let incarnation = node.incarnation;
         let why = match tear {
             Some(t) => format!("{why}; {t}"),
@@ -149,6 +153,19 @@ impl World {
                 .range(STEP_MS, self.cfg.faults.down_ms_max.max(STEP_MS))
         };
         self.queue.push(self.now.plus(down), Ev::Restart { slot });
+    }
+
+    /// Shuts `slot` down cleanly: the server hands over leadership and ends its commands,
+    /// the disk is flushed, then the machine goes down like a crashed one.
+    pub(crate) fn shut_down(&mut self, slot: usize) {
+        let now = self.now;
+        let Some(server) = self.nodes[slot].server.as_mut() else {
+            return;
+        };
+        server.close(now);
+        self.process(slot);
+        self.nodes[slot].disk.flush();
+        self.crash(slot, "clean shutdown");
     }
 
     /// Brings a crashed machine back.
