@@ -40,8 +40,12 @@ impl Server {
 
     /// Starts an election (E2), marked as a leadership transfer if asked (E10).
     pub(super) fn start_election(&mut self, leadership_transfer: bool) {
-        // E9: a leaving server, or one outside the configuration, never stands.
-        if self.leaving || !self.members.contains_key(&self.sid) {
+        // E9: a leaving server, or one outside the configuration, never stands. Nor does a
+        // joining one, even if its log names it (it replays its log when restarted while
+        // joining, beyond the reference): as leader it would never finish joining, so never
+        // apply or take a command. Found by raft-sim seed 949 (3 nodes, heavy membership
+        // churn).
+        if self.leaving || self.joining.is_some() || !self.members.contains_key(&self.sid) {
             return;
         }
         let Some(term) = self.term.next() else {

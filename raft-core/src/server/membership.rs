@@ -65,7 +65,11 @@ impl Server {
         // (while joining) belongs to the member configured there. Otherwise, if that member
         // never sends on it (it may not know us yet), we would never send to it either, and a
         // lagging member could never be caught up. Found by raft-sim seed 2175.
-        for c in self.conns.values_mut().filter(|c| c.sid.is_none() && !c.incoming) {
+        for c in self
+            .conns
+            .values_mut()
+            .filter(|c| c.sid.is_none() && !c.incoming)
+        {
             c.sid = c
                 .address
                 .as_ref()
@@ -322,7 +326,11 @@ impl Server {
             // told it is out, would leave for good while still a member. It asks again (M8).
             // Found by raft-sim seed 201.
             let commit = self.commit_index;
-            if self.log.last_configuration_index().is_some_and(|i| i > commit) {
+            if self
+                .log
+                .last_configuration_index()
+                .is_some_and(|i| i > commit)
+            {
                 return self.answer_removal(target, requester, admin, false, Committing);
             }
             return self.answer_removal(target, requester, admin, true, AlreadyGone);
