@@ -125,3 +125,41 @@ fn seed_1041_doubled_joined_server_keeps_its_joining_mark() {
         ..SimConfig::new(1041, Preset::Heavy)
     });
 }
+
+/// Heavy faults with about twenty times the membership churn.
+fn churn() -> Faults {
+    Faults {
+        join_per_million_steps: 10_000,
+        leave_per_million_steps: 5_000,
+        kick_per_million_steps: 5_000,
+        crash_per_million_steps: 1_000,
+        ..Faults::HEAVY
+    }
+}
+
+/// A server restarted while joining, whose replayed log named it a member, was asked to
+/// take leadership and won; a leader that is still joining never finishes joining, applies
+/// nothing and refuses every command. Fixed in raft-core's `start_election`: a joining server
+/// never stands.
+#[test]
+fn seed_949_churn_joining_server_never_leads() {
+    assert_clean_with(SimConfig {
+        nodes: 3,
+        faults: churn(),
+        ..SimConfig::new(949, Preset::Heavy)
+    });
+}
+
+/// The knob sets that found the bugs above, over more seeds than the CI swarm gives them.
+#[test]
+fn churn_and_doubled_faults_over_many_seeds() {
+    for (faults, nodes) in [(churn(), 3), (churn(), 5), (doubled(), 3), (doubled(), 7)] {
+        for seed in 1..=40 {
+            assert_clean_with(SimConfig {
+                nodes,
+                faults,
+                ..SimConfig::new(seed, Preset::Heavy)
+            });
+        }
+    }
+}
