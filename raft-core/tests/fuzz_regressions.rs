@@ -68,7 +68,7 @@ fn a_snapshot_at_the_last_possible_index_is_refused() {
                 index: Index(u64::MAX),
                 term: Term(1),
                 eid: EntryId::from_u128(1),
-                servers: header(0, 3).snapshot.unwrap().servers,
+                servers: header_servers(),
                 election_timer: None,
                 data: Data::from("a"),
             },
@@ -119,7 +119,7 @@ fn a_snapshot_contradicting_a_committed_entry_is_not_installed() {
                 index: Index(2),
                 term: Term(2),
                 eid: EntryId::from_u128(1),
-                servers: header(0, 3).snapshot.unwrap().servers,
+                servers: header_servers(),
                 election_timer: None,
                 data: Data::from("a"),
             },
@@ -128,4 +128,63 @@ fn a_snapshot_contradicting_a_committed_entry_is_not_installed() {
     assert_eq!(s.commit_index(), Index(3));
     assert_eq!(s.log_start(), Index(2), "the log was kept");
     assert_eq!(s.term_at(Index(2)), Some(Term(1)));
+}
+
+/// `core_events`: a joining server (commit index 0) installed a snapshot ending at index 0 and
+/// wrote it as its header; no header with a snapshot at 0 opens, so the server could never
+/// restart. A snapshot must end at an index a header may hold.
+#[test]
+fn a_snapshot_at_index_zero_is_refused() {
+    let header = bootstrap::join_cluster(
+        sid(0),
+        None,
+        "test",
+        address(0).as_str(),
+        &[address(1).as_str()],
+    )
+    .unwrap();
+    let mut s = Server::open(header, Vec::new(), Config::with_seed(1), Millis(0)).unwrap();
+    s.step(
+        Millis(0),
+        Event::Connected {
+            conn: ConnId(1),
+            incoming: false,
+            address: Some(address(1)),
+        },
+    );
+    while s.poll_action().is_some() {}
+    let before = s.counters().malformed_messages;
+    let message = Message {
+        cluster: Some(cid()),
+        from: sid(1),
+        to: Some(sid(0)),
+        comment: None,
+        rpc: Rpc::InstallSnapshotRequest {
+            term: Term(5),
+            snapshot: Snapshot {
+                index: Index(0),
+                term: Term(2),
+                eid: EntryId::from_u128(1),
+                servers: header_servers(),
+                election_timer: None,
+                data: Data::from("a"),
+            },
+        },
+    };
+    s.step(
+        Millis(0),
+        Event::Message {
+            conn: ConnId(1),
+            message,
+        },
+    );
+    let replaced =
+        std::iter::from_fn(|| s.poll_action()).any(|a| matches!(a, Action::ReplaceLog { .. }));
+    assert!(!replaced, "no header with a snapshot at index 0 is written");
+    assert_eq!(s.counters().malformed_messages, before + 1);
+    s.check_invariants();
+}
+
+fn header_servers() -> Configuration {
+    header(0, 3).snapshot.unwrap().servers
 }

@@ -223,9 +223,11 @@ impl Server {
         term: Term,
         snapshot: Snapshot,
     ) {
-        // A snapshot ending at the last possible index leaves no room for the log after it:
-        // its end would saturate onto its start (found by the `core_events` fuzz target).
-        if snapshot.term > term || snapshot.servers.is_empty() || snapshot.index.0 == u64::MAX {
+        // A snapshot must end at a real index (0 is before the first) that leaves room for the
+        // log after it (at u64::MAX its end would saturate onto its start): the rule for a log
+        // header, so the header written for it reopens. Found by the `core_events` fuzz target.
+        let index_ok = (1..u64::MAX).contains(&snapshot.index.0);
+        if snapshot.term > term || snapshot.servers.is_empty() || !index_ok {
             self.counters.malformed_messages += 1;
             return;
         }
