@@ -143,6 +143,23 @@ impl Log {
         self.config_indexes.last().copied()
     }
 
+    /// True if a configuration entry at or before `limit` drops `sid` from the configuration
+    /// before it: the log shows `sid` being removed (not merely not added yet).
+    pub(crate) fn removes(&self, sid: crate::ServerId, limit: Index) -> bool {
+        let mut member = self.snapshot.servers.contains(sid);
+        for &i in self.config_indexes.iter().take_while(|&&i| i <= limit) {
+            let now = self
+                .get(i)
+                .and_then(Entry::configuration)
+                .is_some_and(|c| c.contains(sid));
+            if member && !now {
+                return true;
+            }
+            member = now;
+        }
+        false
+    }
+
     /// The id of the last entry with data at or before `index`, else the snapshot's (C3).
     pub(crate) fn eid_at(&self, index: Index) -> EntryId {
         let mut i = index.min(self.last_index());
@@ -239,6 +256,31 @@ mod tests {
         assert!(log.truncate(Index(2)));
         assert!(log.latest_configuration().contains(ServerId::from_u128(1)));
         assert!(!log.truncate(Index(2)));
+    }
+
+    #[test]
+    fn removal_is_seen_only_up_to_the_limit() {
+        let mut log = Log::new(snap(1, 1)); // Server 1 alone.
+        let added = log.append(conf2(1, 2));
+        let removed = log.append(conf(1));
+        let (one, two) = (ServerId::from_u128(1), ServerId::from_u128(2));
+        assert!(!log.removes(two, added), "added, not removed");
+        assert!(log.removes(two, removed));
+        assert!(!log.removes(one, removed), "never removed");
+        assert!(
+            !log.removes(ServerId::from_u128(3), removed),
+            "never a member"
+        );
+    }
+
+    fn conf2(a: u128, b: u128) -> Entry {
+        let addr = Address::parse("tcp:1.1.1.1:1").unwrap();
+        let mut c = Configuration::single(ServerId::from_u128(a), addr.clone());
+        c.0.insert(ServerId::from_u128(b), addr);
+        Entry {
+            term: Term(1),
+            payload: Payload::Configuration(c),
+        }
     }
 
     #[test]

@@ -310,6 +310,14 @@ impl Server {
         use ServerChangeStatus::*;
         let admin = requester.is_none();
         let RoleState::Leader(l) = &mut self.role else {
+            // Beyond the reference: a committed removal is final (ids never rejoin), so any
+            // server whose log shows it committed may say so. A leaving server whose success
+            // reply was lost asks only the servers of its own, stale configuration, which may
+            // not include the current leader: it would ask forever. Found by raft-sim seed
+            // 1450 (7 nodes, heavy membership churn).
+            if self.joining.is_none() && self.log.removes(target, self.commit_index) {
+                return self.answer_removal(target, requester, admin, true, AlreadyGone);
+            }
             return self.answer_removal(target, requester, admin, false, NotLeader);
         };
         if let Some(joiner) = l.adding.remove(&target) {
