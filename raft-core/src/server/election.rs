@@ -133,7 +133,14 @@ impl Server {
         };
         match self.role {
             RoleState::Leader(_) => true,
-            RoleState::Follower => self.now < self.election.base.plus(self.election_timer),
+            // Beyond the reference, whose timer base moves at every reset: only while a leader
+            // is known. A server that just stepped down to a candidate's term, or granted a
+            // vote, knows none, and ignoring candidates then let a stale member that kept
+            // raising the term block every election for a minute (raft-sim seed 1494, 3
+            // nodes with heavy churn and doubled faults).
+            RoleState::Follower => {
+                self.leader.is_some() && self.now < self.election.base.plus(self.election_timer)
+            }
             RoleState::Candidate(_) => false,
         }
     }
