@@ -2,9 +2,9 @@
 
 use raft_core::{Action, Address, Data, Event, Index, Message, Notice, Payload, Record, Role, Rpc};
 
-use super::World;
 use super::node::NodeState;
 use super::queue::Ev;
+use super::{Mark, World};
 use crate::kv;
 use crate::report::Property;
 
@@ -16,7 +16,7 @@ impl World {
     pub(super) fn act(&mut self, slot: usize, action: Action) {
         if self.trace.is_full() && !matches!(action, Action::Log { .. }) {
             let text = format!("n{slot} -> {action:?}");
-            self.record(slot, 2, 0, || text);
+            self.record(slot, Mark::Action, 0, || text);
         }
         match action {
             Action::Send { conn, message } => self.send(slot, conn, message),
@@ -65,7 +65,9 @@ impl World {
             term,
         } = notice
         {
-            self.record(slot, 3, term.0, || format!("n{slot} leads term {term}"));
+            self.record(slot, Mark::Leads, term.0, || {
+                format!("n{slot} leads term {term}")
+            });
         }
     }
 
@@ -335,7 +337,7 @@ impl World {
             return;
         };
         let (link, mine, theirs) = self.net.connect(slot, to, address.clone());
-        self.record(slot, 4, link, || {
+        self.record(slot, Mark::Connected, link, || {
             format!("n{slot} connected to n{to} (link {link})")
         });
         let (my_inc, their_inc) = (incarnation, self.nodes[to].incarnation);
@@ -373,7 +375,9 @@ impl World {
         let Some(l) = self.net.close(link) else {
             return;
         };
-        self.record(l.ends[0].0, 5, link, || format!("link {link} closed"));
+        self.record(l.ends[0].0, Mark::LinkClosed, link, || {
+            format!("link {link} closed")
+        });
         for (slot, conn) in l.ends {
             let node = &self.nodes[slot];
             if node.state == NodeState::Up {

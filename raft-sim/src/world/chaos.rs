@@ -2,9 +2,9 @@
 
 use raft_core::{FailureTest, Role, Server};
 
-use super::World;
 use super::node::NodeState;
 use super::queue::Ev;
+use super::{Mark, World};
 use crate::config::{MAX_NODES, MIN_NODES, STEP_MS};
 use crate::kv;
 
@@ -27,13 +27,13 @@ impl World {
         let f = self.cfg.faults;
         for link in self.net.link_ids() {
             if self.rng.chaos.chance(f.link_reset_per_million_steps) {
-                self.record(0, 10, link, || format!("reset link {link}"));
+                self.record(0, Mark::LinkReset, link, || format!("reset link {link}"));
                 self.close_link(link);
             }
         }
         match self.net.partition_until {
             Some(until) if until <= self.now => {
-                self.record(0, 11, 0, || "partition healed".into());
+                self.record(0, Mark::PartitionHealed, 0, || "partition healed".into());
                 self.net.heal();
             }
             Some(_) => {
@@ -69,7 +69,7 @@ impl World {
                 .range(STEP_MS, f.partition_ms_max.max(STEP_MS)),
         );
         let text = format!("partition {side:?} / {live:?} one_way={one_way} until {until}");
-        self.record(0, 12, n as u64, || text);
+        self.record(0, Mark::Partition, n as u64, || text);
         self.net.partition(&side, &live, !one_way, until);
     }
 
@@ -97,7 +97,7 @@ impl World {
                     .range(STEP_MS, f.disk_stall_ms_max.max(STEP_MS));
                 let until = self.now.plus(ms);
                 self.nodes[slot].stalled_until = until;
-                self.record(slot, 13, ms, || {
+                self.record(slot, Mark::DiskStall, ms, || {
                     format!("n{slot} disk stalls until {until}")
                 });
             }
@@ -147,7 +147,9 @@ impl World {
             let test = tests[self.rng.chaos.index(tests.len())];
             let clear = self.rng.chaos.range(STEP_MS, FAILURE_TEST_MS_MAX);
             let incarnation = self.nodes[slot].incarnation;
-            self.record(slot, 14, clear, || format!("n{slot} failure test {test}"));
+            self.record(slot, Mark::FailureTest, clear, || {
+                format!("n{slot} failure test {test}")
+            });
             self.with_server(slot, |s| {
                 let _ = s.set_failure_test(now, test.name());
             });
@@ -197,7 +199,7 @@ impl World {
         if self.rng.chaos.chance(f.leave_per_million_steps)
             && let Some(slot) = self.random_member(leader)
         {
-            self.record(slot, 15, 0, || format!("n{slot} leaves"));
+            self.record(slot, Mark::Leave, 0, || format!("n{slot} leaves"));
             self.with_server(slot, |s| {
                 let _ = s.leave(now);
             });
@@ -206,7 +208,9 @@ impl World {
             && by != target
         {
             let address = self.nodes[target].address.clone();
-            self.record(by, 16, target as u64, || format!("n{by} kicks n{target}"));
+            self.record(by, Mark::Kick, target as u64, || {
+                format!("n{by} kicks n{target}")
+            });
             self.with_server(by, |s| {
                 let _ = s.kick(now, address.as_str());
             });

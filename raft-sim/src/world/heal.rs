@@ -3,9 +3,9 @@
 
 use raft_core::{Role, Server};
 
-use super::World;
 use super::node::NodeState;
 use super::queue::Ev;
+use super::{Mark, World};
 use crate::linearizability::{self, Verdict};
 use crate::report::Property;
 
@@ -15,7 +15,7 @@ impl World {
     pub(super) fn heal(&mut self) {
         self.healing = true;
         self.net.heal();
-        self.record(0, 30, 0, || "healing".into());
+        self.record(0, Mark::Healing, 0, || "healing".into());
         let now = self.now;
         for slot in 0..self.nodes.len() {
             let node = &mut self.nodes[slot];

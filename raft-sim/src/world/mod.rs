@@ -266,10 +266,14 @@ impl World {
         };
         if self.trace.is_full() {
             let text = format!("n{slot} <- {event:?}");
-            self.trace.record(now.0, [1, slot as u64, 0], || text);
-        } else {
             self.trace
-                .record(now.0, [1, slot as u64, event_code(&event)], String::new);
+                .record(now.0, [Mark::Input as u64, slot as u64, 0], || text);
+        } else {
+            self.trace.record(
+                now.0,
+                [Mark::Input as u64, slot as u64, event_code(&event)],
+                String::new,
+            );
         }
         server.step(now, event);
         self.process(slot);
@@ -307,22 +311,23 @@ impl World {
         node.deadline = None;
         node.wants.clear();
         self.stats.removals += 1;
-        self.record(slot, 24, 0, || format!("n{slot} left the cluster"));
+        self.record(slot, Mark::Left, 0, || format!("n{slot} left the cluster"));
         for link in self.net.links_of(slot) {
             self.close_link(link);
         }
     }
 
     /// Adds one line (or digest) to the trace.
-    fn record(&mut self, slot: usize, code: u64, x: u64, text: impl FnOnce() -> String) {
-        self.trace.record(self.now.0, [code, slot as u64, x], text);
+    fn record(&mut self, slot: usize, mark: Mark, x: u64, text: impl FnOnce() -> String) {
+        self.trace
+            .record(self.now.0, [mark as u64, slot as u64, x], text);
     }
 
     /// Records a violation (only the first one counts).
     fn violate(&mut self, property: Property, detail: String) {
         if self.violation.is_none() {
             let at_ms = self.now.0;
-            self.record(0, 99, property as u64, || {
+            self.record(0, Mark::Violation, property as u64, || {
                 format!("VIOLATION {property}: {detail}")
             });
             self.violation = Some(Violation {
@@ -365,6 +370,30 @@ impl World {
             notes,
         }
     }
+}
+
+/// What a trace line records (the first word of its digest).
+#[derive(Clone, Copy)]
+enum Mark {
+    Input = 1,
+    Action,
+    Leads,
+    Connected,
+    LinkClosed,
+    LinkReset,
+    PartitionHealed,
+    Partition,
+    DiskStall,
+    FailureTest,
+    Leave,
+    Kick,
+    Started,
+    NoLongerMember,
+    Crashed,
+    Joins,
+    Left,
+    Healing,
+    Violation,
 }
 
 /// A compact digest of an event for the trace hash.

@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 
 use raft_core::{Address, Config, EntryId, Millis, OpenError, Server, ServerId, bootstrap};
 
-use super::World;
 use super::disk::Disk;
 use super::queue::Ev;
+use super::{Mark, World};
 use crate::check::{Checker, NodeCheck};
 use crate::config::STEP_MS;
 use crate::kv::Kv;
@@ -99,13 +99,17 @@ impl World {
                 node.kv = Kv::default();
                 node.check = NodeCheck::fresh();
                 node.wants.clear();
-                self.record(slot, 20, 0, || format!("n{slot} started (seed {seed})"));
+                self.record(slot, Mark::Started, 0, || {
+                    format!("n{slot} started (seed {seed})")
+                });
                 self.found(found);
                 self.process(slot);
             }
             Err(OpenError::Left { .. } | OpenError::NotInConfiguration) => {
                 node.state = NodeState::Gone;
-                self.record(slot, 21, 0, || format!("n{slot} is no longer a member"));
+                self.record(slot, Mark::NoLongerMember, 0, || {
+                    format!("n{slot} is no longer a member")
+                });
             }
             Err(e) => {
                 node.state = NodeState::Gone;
@@ -140,7 +144,7 @@ impl World {
             Some(t) => format!("{why}; {t}"),
             None => why.to_owned(),
         };
-        self.record(slot, 22, 0, || format!("n{slot} crashed: {why}"));
+        self.record(slot, Mark::Crashed, 0, || format!("n{slot} crashed: {why}"));
         self.clients.crashed(slot, incarnation, self.now);
         for link in self.net.links_of(slot) {
             self.close_link(link);
@@ -204,7 +208,7 @@ impl World {
         self.nodes
             .push(Node::new(sid, address(slot), Disk::new(header, Vec::new())));
         self.stats.joins += 1;
-        self.record(slot, 23, 0, || format!("n{slot} joins as {sid:?}"));
+        self.record(slot, Mark::Joins, 0, || format!("n{slot} joins as {sid:?}"));
         self.start(slot);
     }
 }
