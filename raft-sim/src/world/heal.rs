@@ -11,7 +11,9 @@ use crate::report::Property;
 
 impl World {
     /// Stops every fault: partitions heal, stalled disks resume, failure tests end, crashed
-    /// machines restart. Clients send nothing new.
+    /// machines restart. Clients send nothing new. Messages are still delayed, and lost,
+    /// duplicated or reordered at the configured rates: convergence must not need a perfect
+    /// network.
     pub(super) fn heal(&mut self) {
         self.healing = true;
         self.net.heal();
