@@ -6,11 +6,12 @@
 //! `{"error":TEXT}`.
 
 use std::fs;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::thread;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +48,13 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "take a snapshot now (a leader hands over leadership first)",
     ),
 ];
+
+/// The longest request line read: a command and a few short arguments fit many times over,
+/// and a client cannot make the server buffer without end.
+const MAX_REQUEST_LEN: u64 = 64 * 1024;
+
+/// How long a client may take to send its request line before the server gives up on it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A reply line.
 #[derive(Debug, Serialize, Deserialize)]
@@ -120,16 +128,26 @@ pub fn bind(path: &Path) -> io::Result<UnixListener> {
 pub fn serve(listener: UnixListener, handle: Handle) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            // A client that sends nothing sensible just gets an error line, or nothing.
-            let _ = serve_one(stream, &handle);
+            let handle = handle.clone();
+            // One thread per request: a client that connects and then stalls must not hold up
+            // the next one (an operator's `ctl` would hang behind it).
+            thread::spawn(move || {
+                // A client that sends nothing sensible just gets an error line, or nothing.
+                let _ = serve_one(stream, &handle);
+            });
         }
     })
 }
 
 fn serve_one(stream: UnixStream, handle: &Handle) -> io::Result<()> {
-    let mut line = String::new();
-    BufReader::new(&stream).read_line(&mut line)?;
-    let reply = match serde_json::from_str::<Vec<String>>(&line) {
+    stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
+    let mut line = Vec::new();
+    BufReader::new(&stream)
+        .take(MAX_REQUEST_LEN)
+        .read_until(b'\n', &mut line)?;
+    let complete = line.ends_with(b"\n") || (line.len() as u64) < MAX_REQUEST_LEN;
+    let reply = match serde_json::from_slice::<Vec<String>>(&line) {
+        _ if !complete => Reply::Error(format!("bad request: longer than {MAX_REQUEST_LEN} bytes")),
         Ok(args) => match parse(&args) {
             Ok(command) => match handle.admin(command) {
                 Ok(text) => Reply::Ok(text),
