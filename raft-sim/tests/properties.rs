@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use raft_sim::{Preset, Property, run, strategy};
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(12))]
+    #![proptest_config(ProptestConfig::with_cases(32))]
 
     /// For any seed and cluster size, with heavy faults: at most one leader per term, and the
     /// client history is linearizable.
