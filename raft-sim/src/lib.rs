@@ -55,4 +55,4 @@ mod world;
 
 pub use config::{Bugs, Faults, Preset, SimConfig, Workload};
 pub use report::{Property, Report, Stats, Violation};
-pub use world::{run, run_traced};
+pub use world::{run, run_traced, run_with_choices};

@@ -2,11 +2,20 @@
 //! xoshiro256** to draw), forked into one independent stream per component so that, for
 //! example, adding a client request does not move the network's delays.
 
+use std::sync::{Arc, Mutex};
+
 /// A deterministic pseudo-random number generator.
 #[derive(Clone, Debug)]
 pub struct SimRng {
     s: [u64; 4],
+    /// Decisions to take before drawing, shared with every generator forked from this one
+    /// (see [`SimRng::with_choices`]).
+    choices: Option<Choices>,
 }
+
+/// A byte string of decisions and how far it has been read.
+#[derive(Clone, Debug)]
+struct Choices(Arc<Mutex<(Vec<u8>, usize)>>);
 
 impl SimRng {
     /// A generator seeded from `seed`; equal seeds give equal streams.
@@ -19,12 +28,30 @@ impl SimRng {
                 splitmix64(&mut sm),
                 splitmix64(&mut sm),
             ],
+            choices: None,
+        }
+    }
+
+    /// A generator that takes its decisions from `choices` first, and from the PRNG seeded
+    /// with `seed` once they run out: each [`SimRng::below`] (and so every range, index,
+    /// chance and delay) reads the fewest whole bytes that cover its range. Generators forked
+    /// from it read the same byte string, in the order the world asks, so one string drives a
+    /// whole run. This is the hook for coverage-guided fuzzing (`fuzz/`, target
+    /// `sim_schedule`): the fuzzer edits decisions directly rather than a seed. Fork seeds and
+    /// raw [`SimRng::next_u64`] draws (ids) still come from the PRNG.
+    pub fn with_choices(seed: u64, choices: Vec<u8>) -> SimRng {
+        SimRng {
+            choices: Some(Choices(Arc::new(Mutex::new((choices, 0))))),
+            ..SimRng::new(seed)
         }
     }
 
     /// A new generator whose stream is independent of this one's later draws.
     pub fn fork(&mut self) -> SimRng {
-        SimRng::new(self.next_u64())
+        SimRng {
+            choices: self.choices.clone(),
+            ..SimRng::new(self.next_u64())
+        }
     }
 
     /// 64 random bits.
@@ -43,6 +70,9 @@ impl SimRng {
 
     /// A value in `0..n` (0 when `n` is 0), by multiply-shift.
     pub fn below(&mut self, n: u64) -> u64 {
+        if let Some(choice) = self.choices.as_ref().and_then(|c| c.take(n)) {
+            return choice;
+        }
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
 
@@ -69,6 +99,22 @@ impl SimRng {
     }
 }
 
+impl Choices {
+    /// The next decision in `0..n`, or `None` once the bytes are used up (or if there is
+    /// nothing to decide).
+    fn take(&self, n: u64) -> Option<u64> {
+        if n <= 1 {
+            return None;
+        }
+        let width = (u64::BITS - (n - 1).leading_zeros()).div_ceil(8) as usize;
+        let mut guard = self.0.lock().ok()?;
+        let (bytes, at) = &mut *guard;
+        let chunk = bytes.get(*at..*at + width)?;
+        *at += width;
+        Some(chunk.iter().fold(0, |v, &b| v << 8 | u64::from(b)) % n)
+    }
+}
+
 fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
     let mut z = *state;
@@ -89,6 +135,27 @@ mod tests {
         assert_eq!(xs, ys);
         let mut f = a.fork();
         assert_ne!(f.next_u64(), a.next_u64());
+    }
+
+    #[test]
+    fn choices_come_first_then_the_prng() {
+        let mut r = SimRng::with_choices(7, vec![3, 0x01, 0x02, 200]);
+        assert_eq!(r.below(10), 3, "one byte covers 0..10");
+        assert_eq!(r.below(1000), 0x0102, "two bytes, big-endian");
+        let mut f = r.fork();
+        assert_eq!(f.below(100), 0, "a fork reads the same string: 200 % 100");
+        let (mut a, mut b) = (r.clone(), SimRng::new(7));
+        b.next_u64(); // The fork's seed came from the PRNG.
+        assert_eq!(a.below(1 << 40), b.below(1 << 40), "then the PRNG");
+        assert_eq!(SimRng::with_choices(1, vec![9]).below(1), 0);
+    }
+
+    #[test]
+    fn a_run_without_choices_is_the_seeded_run() {
+        let mut cfg = crate::SimConfig::new(3, crate::Preset::Heavy);
+        cfg.time_ms = 1_000;
+        let fuzzed = crate::run_with_choices(cfg.clone(), Vec::new());
+        assert_eq!(fuzzed.trace_hash, crate::run(cfg).trace_hash);
     }
 
     #[test]

@@ -97,9 +97,24 @@ impl World {
     }
 }
 
+/// Runs one simulation whose random decisions come from `choices` first and from
+/// `cfg.seed` once they run out ([`SimRng::with_choices`]): for a fuzzer that picks the
+/// schedule and the faults itself. With no choices it is [`run`].
+pub fn run_with_choices(cfg: SimConfig, choices: Vec<u8>) -> Report {
+    let root = SimRng::with_choices(cfg.seed, choices);
+    let mut world = World::with_root(cfg, root);
+    world.run_guarded();
+    world.into_report()
+}
+
 impl World {
     fn new(cfg: SimConfig) -> World {
-        let mut root = SimRng::new(cfg.seed);
+        let root = SimRng::new(cfg.seed);
+        World::with_root(cfg, root)
+    }
+
+    /// A world whose components draw from forks of `root`.
+    fn with_root(cfg: SimConfig, mut root: SimRng) -> World {
         let mut rng = Rngs {
             net: root.fork(),
             disk: root.fork(),
