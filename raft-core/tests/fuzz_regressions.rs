@@ -188,3 +188,40 @@ fn a_snapshot_at_index_zero_is_refused() {
 fn header_servers() -> Configuration {
     header(0, 3).snapshot.unwrap().servers
 }
+
+/// `record_replay`: a header snapshot at `u64::MAX - 1` followed by an entry at `u64::MAX`
+/// overflowed the log's end (one past that entry) and panicked in replay. Snapshot indexes
+/// are bounded far below, where no log can grow to `u64::MAX`.
+#[test]
+fn a_log_that_would_reach_the_last_index_is_refused() {
+    let mut h = header(0, 3);
+    h.snapshot.as_mut().unwrap().index = Index(u64::MAX - 1);
+    let records = vec![Record::Entry {
+        index: Index(u64::MAX),
+        entry: Entry {
+            term: Term(1),
+            payload: Payload::Noop,
+        },
+    }];
+    let err = Server::open(h, records, Config::default(), Millis(0))
+        .err()
+        .expect("refused");
+    assert!(matches!(err, OpenError::BadHeader(_)), "{err}");
+
+    // Nor can a leader's snapshot start a log there.
+    let mut s = server();
+    let before = s.counters().malformed_messages;
+    let mut snapshot = header(0, 3).snapshot.unwrap();
+    snapshot.index = Index(u64::MAX - 1);
+    deliver(
+        &mut s,
+        Millis(0),
+        1,
+        Rpc::InstallSnapshotRequest {
+            term: Term(2),
+            snapshot,
+        },
+    );
+    assert_eq!(s.counters().malformed_messages, before + 1);
+    assert_eq!(s.log_end(), Index(2));
+}

@@ -36,6 +36,11 @@ pub const MAX_ELECTION_TIMER_MS: u64 = 600_000;
 const ELECTION_RANGE_MS: u64 = 1000;
 /// How often a joining server asks again to be added (M7).
 const JOIN_RETRY_MS: u64 = 1000;
+/// The highest snapshot index taken from a log header or a leader. No real log gets near it
+/// (a billion entries a second would take 146 years), and a log starting below it can never
+/// grow an entry at `u64::MAX`, where its end would overflow; only snapshots jump indexes, so
+/// this one bound keeps every index in range (found by the fuzz targets in `fuzz/`).
+const MAX_SNAPSHOT_INDEX: u64 = 1 << 62;
 
 /// One Raft server: a pure state machine driven by events, emitting actions.
 ///

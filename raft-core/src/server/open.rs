@@ -2,7 +2,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::{DEFAULT_ELECTION_TIMER_MS, ElectionInfo, JOIN_RETRY_MS, Server, sane_election_timer};
+use super::{
+    DEFAULT_ELECTION_TIMER_MS, ElectionInfo, JOIN_RETRY_MS, MAX_SNAPSHOT_INDEX, Server,
+    sane_election_timer,
+};
 use crate::log::Log;
 use crate::record::NOTE_LEFT;
 use crate::rng::Rng;
@@ -248,12 +251,10 @@ fn replay(header: &Header, records: impl IntoIterator<Item = Record>) -> Result<
     if snapshot.index == Index(0) {
         return Err(OpenError::BadHeader("snapshot index must be at least 1"));
     }
-    // The log starts one past the snapshot, which must itself be an index (found by the
+    // See MAX_SNAPSHOT_INDEX: beyond it the log could grow an entry at u64::MAX (found by the
     // `record_replay` fuzz target).
-    if snapshot.index == Index(u64::MAX) {
-        return Err(OpenError::BadHeader(
-            "snapshot index leaves no room for a log",
-        ));
+    if snapshot.index.0 > MAX_SNAPSHOT_INDEX {
+        return Err(OpenError::BadHeader("snapshot index beyond any real log"));
     }
     if snapshot.servers.is_empty() {
         return Err(OpenError::BadHeader("snapshot has an empty configuration"));

@@ -1,6 +1,6 @@
 //! Snapshots: storing our own, installing the leader's (S9, N1–N7).
 
-use super::Server;
+use super::{MAX_SNAPSHOT_INDEX, Server};
 use crate::role::RoleState;
 use crate::waiter::Waiting;
 use crate::{
@@ -223,10 +223,10 @@ impl Server {
         term: Term,
         snapshot: Snapshot,
     ) {
-        // A snapshot must end at a real index (0 is before the first) that leaves room for the
-        // log after it (at u64::MAX its end would saturate onto its start): the rule for a log
-        // header, so the header written for it reopens. Found by the `core_events` fuzz target.
-        let index_ok = (1..u64::MAX).contains(&snapshot.index.0);
+        // A snapshot must end at an index a log header may hold (0 is before the first entry),
+        // so the header written for it reopens and the log after it cannot overflow (see
+        // MAX_SNAPSHOT_INDEX). Found by the `core_events` fuzz target.
+        let index_ok = (1..=MAX_SNAPSHOT_INDEX).contains(&snapshot.index.0);
         if snapshot.term > term || snapshot.servers.is_empty() || !index_ok {
             self.counters.malformed_messages += 1;
             return;
