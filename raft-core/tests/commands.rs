@@ -271,3 +271,39 @@ fn c8_closing_ends_every_pending_command_with_shutdown() {
     assert_eq!(status(&c, l, eid), Some(CommandStatus::Shutdown));
     assert_eq!(c.server(l).next_deadline(), None);
 }
+
+/// Reported by raft-sim: a former leader told its own application a relayed command it never
+/// issued had succeeded. Such a command ends silently; the follower that relayed it learns of
+/// the commit itself (C6).
+#[test]
+fn c6_a_former_leader_does_not_report_commands_relayed_to_it() {
+    let mut c = Cluster::new(3);
+    let l = c.elect();
+    let (f, g) = ((l + 1) % 3, (l + 2) % 3);
+    c.auto_deliver = false;
+    let eid = c.execute(f, "a", Some(EntryId::from_u128(1)));
+    // The request reaches the leader; its append reaches g only; replies to the leader are lost.
+    for _ in 0..20 {
+        c.drop_queued(|m| m.to == l && m.message.rpc.name() == "append_reply");
+        c.drop_queued(|m| m.from == l && m.to == f && m.message.rpc.name() == "append_request");
+        if !c.deliver_one() {
+            break;
+        }
+    }
+    assert_eq!(
+        c.server(g).log_end(),
+        c.server(l).log_end(),
+        "g holds the command"
+    );
+    c.isolate(l);
+    c.auto_deliver = true;
+    assert!(c.run_until(20_000, |c| c.leader() == Some(g)));
+    c.heal();
+    c.advance(3_000);
+    assert_eq!(c.outcome(f, eid).map(|o| o.0), Some(CommandStatus::Success));
+    assert_eq!(
+        c.outcome(l, eid),
+        None,
+        "the former leader reported a command it never issued"
+    );
+}

@@ -546,30 +546,28 @@ impl Server {
     /// Completes a command whose entry committed (C6), whatever our role now.
     fn complete_on_commit(&mut self, eid: crate::EntryId, index: Index) {
         let leader = self.is_leader();
-        let Some(cmd) = self.commands.get_mut(&eid) else {
+        let Some(cmd) = self.commands.get(&eid) else {
             return;
         };
-        match (cmd.index.is_some(), leader) {
-            (false, true) => {
+        match (cmd.index.is_some(), cmd.requester.is_some(), leader) {
+            (false, _, true) => {
                 let text = format!(
                     "command completed after role change from follower to leader (eid: {}, commit index: {index})",
                     eid.0
                 );
                 self.log(LogLevel::Info, text);
             }
-            (true, false) => {
-                // We lost leadership after replicating it; the relaying follower learns of the
-                // commit itself, so no reply.
-                cmd.requester = None;
+            (true, true, false) => {
+                // A follower relayed it to us and we lost leadership after replicating it:
+                // that follower learns of the commit itself, and no client of ours waits.
+                self.commands.remove(&eid);
+                return;
             }
             _ => {}
         }
-        let cmd = self.commands.get_mut(&eid).map(|c| {
-            c.index = Some(index);
-            c.requester
-        });
-        if cmd.is_some() {
-            self.complete_command(eid, CommandStatus::Success);
+        if let Some(cmd) = self.commands.get_mut(&eid) {
+            cmd.index = Some(index);
         }
+        self.complete_command(eid, CommandStatus::Success);
     }
 }
