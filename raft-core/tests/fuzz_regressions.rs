@@ -225,3 +225,63 @@ fn a_log_that_would_reach_the_last_index_is_refused() {
     assert_eq!(s.counters().malformed_messages, before + 1);
     assert_eq!(s.log_end(), Index(2));
 }
+
+/// `core_events`: a lone server restarted into a new term leads at once, with entries of
+/// earlier terms not yet committed. An install-snapshot request in its own term, from a server
+/// outside its configuration, ended on one of those entries with another term, counted as
+/// divergence and replaced the leader's log, leaving its own match index past the log end.
+/// Two leaders cannot share a term: a leader refuses such a snapshot, as it refuses such an
+/// append ("usurped leadership").
+#[test]
+fn a_leader_refuses_a_snapshot_from_another_leader_of_its_term() {
+    let noop = |index, term| Record::Entry {
+        index: Index(index),
+        entry: Entry {
+            term: Term(term),
+            payload: Payload::Noop,
+        },
+    };
+    let records = vec![
+        Record::Term { term: Term(255) },
+        Record::CommitIndex { index: Index(1) },
+        Record::Vote {
+            term: Term(256),
+            vote: sid(0),
+        },
+        noop(2, 256),
+        Record::Vote {
+            term: Term(257),
+            vote: sid(0),
+        },
+        noop(3, 257),
+    ];
+    let mut s = Server::open(header(0, 1), records, Config::with_seed(1), Millis(0)).unwrap();
+    s.step(
+        Millis(0),
+        Event::Connected {
+            conn: ConnId(3),
+            incoming: true,
+            address: None,
+        },
+    );
+    while s.poll_action().is_some() {}
+    assert_eq!((s.role(), s.term()), (Role::Leader, Term(258)));
+    assert_eq!(s.commit_index(), Index(1));
+    let end = s.log_end();
+    let before = s.counters().malformed_messages;
+    let mut snapshot = header(0, 3).snapshot.unwrap();
+    snapshot.index = Index(2);
+    snapshot.term = Term(258);
+    deliver(
+        &mut s,
+        Millis(0),
+        3,
+        Rpc::InstallSnapshotRequest {
+            term: Term(258),
+            snapshot,
+        },
+    );
+    assert_eq!(s.role(), Role::Leader);
+    assert_eq!(s.log_end(), end, "the log was kept");
+    assert_eq!(s.counters().malformed_messages, before + 1);
+}

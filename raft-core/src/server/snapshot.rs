@@ -231,6 +231,19 @@ impl Server {
             self.counters.malformed_messages += 1;
             return;
         }
+        // A newer term made us a follower before this; in our own term the sender claims a
+        // leadership that is ours. Installing would replace the leader's log under its own
+        // replication state, so refuse, as an append from it is refused (found by the
+        // `core_events` fuzz target).
+        if self.is_leader() {
+            self.counters.malformed_messages += 1;
+            let text = format!(
+                "this server is leader but server {} claims to be",
+                from.nickname()
+            );
+            self.log(LogLevel::Error, text);
+            return;
+        }
         if self.crash_point(
             FailureTest::CrashBeforeSendSnapshotReply,
             "crash before sending install_snapshot_reply",
