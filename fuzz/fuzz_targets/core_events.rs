@@ -195,7 +195,10 @@ fn run(d: &mut Driver, step: Step) -> bool {
                 Some(n) => d.some_conn(n),
                 None => d.conn_from(envelope.peer()),
             };
-            d.step(Event::Message { conn, message });
+            d.step(Event::Message {
+                conn,
+                message: Box::new(message),
+            });
         }
         Step::Answer { which, agree } => {
             let Some((conn, sent)) = d
@@ -216,7 +219,10 @@ fn run(d: &mut Driver, step: Step) -> bool {
                     comment: None,
                     rpc,
                 };
-                d.step(Event::Message { conn, message });
+                d.step(Event::Message {
+                    conn,
+                    message: Box::new(message),
+                });
             }
         }
         Step::Tick(ms) => d.advance(i64::from(ms)),

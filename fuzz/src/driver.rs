@@ -257,7 +257,7 @@ impl Driver {
                 if self.sent.len() == RECENT {
                     self.sent.pop_front();
                 }
-                self.sent.push_back((conn, message));
+                self.sent.push_back((conn, *message));
             }
             Action::WriteLog { ticket, records } => {
                 self.pending.push_back((ticket, Write::Append(records)))

@@ -16,8 +16,9 @@ pub enum Action {
     Send {
         /// The connection.
         conn: ConnId,
-        /// The message.
-        message: Message,
+        /// The message (boxed: actions are moved several times between the core and the
+        /// wire, and a message is the largest thing they carry).
+        message: Box<Message>,
     },
     /// Append `records` to the log. Report `Event::Persisted { ticket }` once they (and every
     /// earlier write) are durable. Many writes may share one fsync.

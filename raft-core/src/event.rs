@@ -13,8 +13,8 @@ pub enum Event {
     Message {
         /// The connection it arrived on.
         conn: ConnId,
-        /// The message.
-        message: Message,
+        /// The message (boxed, as in `Action::Send`, so events stay small).
+        message: Box<Message>,
     },
     /// Every write up to and including `ticket` is durable.
     Persisted {

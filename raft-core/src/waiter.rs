@@ -95,7 +95,7 @@ impl Barrier {
     }
 
     /// Holds `message` until every write issued so far is durable.
-    pub(crate) fn hold(&mut self, message: Message) {
+    pub(crate) fn hold(&mut self, message: Box<Message>) {
         let ticket = WriteTicket(self.issued);
         if ticket.0 <= self.persisted {
             // Nothing is pending, yet the message is not synced: a bug in the caller.
@@ -105,7 +105,7 @@ impl Barrier {
             );
             return;
         }
-        self.wait(ticket, Waiting::Message(Box::new(message)));
+        self.wait(ticket, Waiting::Message(message));
     }
 
     /// Records that `ticket` (and all earlier ones) is durable. Returns false for a ticket
@@ -206,7 +206,7 @@ mod tests {
         assert!(b.must_hold(&reply(2, 4, 1)), "term 2 not durable");
         let t = b.issue();
         b.wait(t, Waiting::Entries(Index(6)));
-        b.hold(reply(1, 5, 1));
+        b.hold(Box::new(reply(1, 5, 1)));
         assert!(b.pop_ready().is_none());
         assert!(b.mark_persisted(t));
         assert!(matches!(b.pop_ready(), Some(Waiting::Entries(Index(6)))));

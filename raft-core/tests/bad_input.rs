@@ -254,7 +254,7 @@ fn replies_from_unknown_servers_are_ignored_and_counted() {
         l,
         Event::Message {
             conn: ConnId(9_999),
-            message: m.clone(),
+            message: Box::new(m.clone()),
         },
     );
     assert_eq!(c.server(l).counters().replies_from_unknown, 1);
@@ -270,7 +270,7 @@ fn replies_from_unknown_servers_are_ignored_and_counted() {
         l,
         Event::Message {
             conn: ConnId(9_999),
-            message: m2,
+            message: Box::new(m2),
         },
     );
     assert_eq!(c.server(l).counters().replies_from_unknown, 2);
@@ -305,7 +305,7 @@ fn driver_mistakes_are_ignored_and_counted() {
         0,
         Event::Message {
             conn: ConnId(123_456),
-            message: msg(1, Some(sid(0)), Some(cid()), heartbeat(Term(1))),
+            message: Box::new(msg(1, Some(sid(0)), Some(cid()), heartbeat(Term(1)))),
         },
     );
     assert_eq!(c.server(0).counters().unknown_connection, 1);

@@ -44,7 +44,7 @@ fn deliver(s: &mut Server, now: Millis, from: usize, rpc: Rpc) {
         now,
         Event::Message {
             conn: ConnId(from as u64),
-            message,
+            message: Box::new(message),
         },
     );
     while s.poll_action().is_some() {}
@@ -175,7 +175,7 @@ fn a_snapshot_at_index_zero_is_refused() {
         Millis(0),
         Event::Message {
             conn: ConnId(1),
-            message,
+            message: Box::new(message),
         },
     );
     let replaced =

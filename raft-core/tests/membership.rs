@@ -191,14 +191,14 @@ fn m1_an_addition_in_progress_answers_in_progress() {
         l,
         Event::Message {
             conn: ConnId(50_000),
-            message: joiner.clone(),
+            message: Box::new(joiner.clone()),
         },
     );
     c.step(
         l,
         Event::Message {
             conn: ConnId(50_000),
-            message: joiner,
+            message: Box::new(joiner),
         },
     );
     assert!(
@@ -470,7 +470,7 @@ fn m6_a_leader_that_steps_down_fails_pending_changes_with_lost_leadership() {
         l,
         Event::Message {
             conn: ConnId(50_000),
-            message: joiner,
+            message: Box::new(joiner),
         },
     );
     c.queue.clear();
@@ -702,7 +702,7 @@ fn m11_a_joining_server_that_disconnects_is_forgotten() {
         l,
         Event::Message {
             conn: ConnId(50_000),
-            message: joiner,
+            message: Box::new(joiner),
         },
     );
     assert_eq!(c.server(l).status(c.now).adding.len(), 1);

@@ -357,7 +357,7 @@ proptest! {
             match i {
                 Input::Message(m) => {
                     let conn = if m.from == sid(2) { 2 } else { 1 };
-                    s.step(now, Event::Message { conn: ConnId(conn), message: m })
+                    s.step(now, Event::Message { conn: ConnId(conn), message: Box::new(m) })
                 }
                 Input::Tick(ms) => { now = now.plus(ms); s.step(now, Event::Tick) }
                 Input::Persist => { let t = s.tickets().0; s.step(now, Event::Persisted { ticket: t }) }

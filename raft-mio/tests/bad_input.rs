@@ -115,7 +115,8 @@ fn garbage_on_every_port_is_refused_and_the_server_keeps_serving() {
     }
     // A well-formed order from a server of another cluster is ignored, not obeyed.
     let mut s = TcpStream::connect(raft).unwrap();
-    s.write_all(&frame(&Wire::Raft(stranger))).unwrap();
+    s.write_all(&frame(&Wire::Raft(Box::new(stranger))))
+        .unwrap();
     put(&c, 0, "stranger", "ignored");
     assert_eq!(
         c.brief(0).map(|b| b.role),

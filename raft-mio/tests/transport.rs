@@ -116,7 +116,7 @@ fn a_backlog_above_the_threshold_disconnects() {
     };
     for _ in 0..20_000 {
         rig.transport
-            .send(rig.poll.registry(), conn, message.clone());
+            .send(rig.poll.registry(), conn, Box::new(message.clone()));
     }
     rig.disconnected(conn);
 }

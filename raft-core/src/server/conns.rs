@@ -115,7 +115,7 @@ impl Server {
     }
 
     /// A message arrived: check it is for us (W1) and from whom it says, then handle it.
-    pub(super) fn receive(&mut self, conn: ConnId, message: Message) {
+    pub(super) fn receive(&mut self, conn: ConnId, message: Box<Message>) {
         if self.failure_test == Some(FailureTest::StopRaftRpc) {
             return;
         }
@@ -132,7 +132,8 @@ impl Server {
             c.address.get_or_insert_with(|| address.clone());
         }
         self.counters.messages_received += 1;
-        self.handle_rpc(message.from, message.rpc);
+        let Message { from, rpc, .. } = *message;
+        self.handle_rpc(from, rpc);
     }
 
     /// W1: refuse (and count) a message for another cluster or server, or from an impostor.

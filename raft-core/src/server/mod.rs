@@ -299,14 +299,14 @@ impl Server {
     }
 
     /// A message from this server to `to` with `rpc`.
-    fn message(&self, to: Option<ServerId>, rpc: Rpc) -> Message {
-        Message {
+    fn message(&self, to: Option<ServerId>, rpc: Rpc) -> Box<Message> {
+        Box::new(Message {
             cluster: self.cid,
             from: self.sid,
             to,
             comment: None,
             rpc,
-        }
+        })
     }
 
     /// Sends `rpc` to server `to`, holding it until what it mentions is durable (the
@@ -361,7 +361,7 @@ impl Server {
         }
         for message in retry {
             if let Err(message) = self.release(message) {
-                self.hold_again(*message);
+                self.hold_again(message);
             }
         }
     }
@@ -381,15 +381,12 @@ impl Server {
             return Ok(());
         };
         self.counters.messages_sent += 1;
-        self.emit(Action::Send {
-            conn,
-            message: *message,
-        });
+        self.emit(Action::Send { conn, message });
         Ok(())
     }
 
     /// Waits for the writes still pending, or drops the message if there are none.
-    fn hold_again(&mut self, message: Message) {
+    fn hold_again(&mut self, message: Box<Message>) {
         if self.barrier.last_issued() > self.barrier.persisted() {
             self.barrier.hold(message);
         } else {

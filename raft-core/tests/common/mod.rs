@@ -45,7 +45,7 @@ pub struct InFlight {
     pub from: usize,
     pub to: usize,
     pub conn: ConnId,
-    pub message: Message,
+    pub message: Box<Message>,
 }
 
 pub struct Cluster {
@@ -592,7 +592,13 @@ impl Cluster {
             .find(|((n, _), (peer, _, _))| *n == to && *peer == from)
             .map(|((_, c), _)| *c)
             .expect("no connection between the nodes");
-        self.step(to, Event::Message { conn, message });
+        self.step(
+            to,
+            Event::Message {
+                conn,
+                message: Box::new(message),
+            },
+        );
     }
 
     /// Sets node `i` to persist by hand (`persist(i)`) or automatically.

@@ -140,7 +140,7 @@ impl Transport {
     }
 
     /// `Action::Send`: queues `message` on `conn`, dropped if the connection is gone.
-    pub fn send(&mut self, registry: &Registry, conn: ConnId, message: Message) {
+    pub fn send(&mut self, registry: &Registry, conn: ConnId, message: Box<Message>) {
         self.queue(registry, conn, &Wire::Raft(message));
     }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum Wire {
     /// A Raft message for the core.
-    Raft(Message),
+    Raft(Box<Message>),
     /// "Are you there?" Answered with [`Wire::ProbeReply`].
     Probe,
     /// The answer to a probe; like every frame, it counts as a sign of life.

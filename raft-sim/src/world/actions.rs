@@ -189,7 +189,7 @@ impl World {
 
     /// Puts a message on its link, subject to partitions, loss, delay, duplication and
     /// reordering.
-    fn send(&mut self, slot: usize, conn: raft_core::ConnId, message: Message) {
+    fn send(&mut self, slot: usize, conn: raft_core::ConnId, message: Box<Message>) {
         let Some((link, to_end, to)) = self.net.route(slot, conn) else {
             return; // The connection is gone: the core hears of it through Disconnected.
         };
@@ -233,7 +233,7 @@ impl World {
     }
 
     /// A message arrives, if its link still exists.
-    pub(super) fn deliver(&mut self, link: u64, to_end: usize, mut message: Message) {
+    pub(super) fn deliver(&mut self, link: u64, to_end: usize, mut message: Box<Message>) {
         let Some((slot, conn)) = self.net.end(link, to_end) else {
             return;
         };
@@ -297,7 +297,7 @@ impl World {
             Ev::Deliver {
                 link,
                 to_end: end,
-                message: forged,
+                message: Box::new(forged),
             },
         );
     }

@@ -14,7 +14,7 @@ pub(crate) enum Ev {
         link: u64,
         /// The end it is delivered to (0: the dialler, 1: the listener).
         to_end: usize,
-        message: Message,
+        message: Box<Message>,
     },
     /// An event for a node's server, if the node is still in the same incarnation.
     Node {

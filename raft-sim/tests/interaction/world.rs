@@ -67,7 +67,7 @@ pub struct InFlight {
     pub to: usize,
     /// The receiver's end of the connection.
     conn: ConnId,
-    pub message: Message,
+    pub message: Box<Message>,
     /// The order in which messages were sent.
     seq: u64,
 }
@@ -348,7 +348,7 @@ impl World {
     }
 
     /// Puts a message on the network, or drops it across a partition.
-    fn send(&mut self, from: usize, conn: ConnId, message: Message) -> Option<String> {
+    fn send(&mut self, from: usize, conn: ConnId, message: Box<Message>) -> Option<String> {
         let text = render::message(&self.names, &message);
         let Some(link) = self.links.get(&(from, conn)).copied() else {
             return Some(format!("-> ? {text} (dropped: unknown connection {conn})"));
