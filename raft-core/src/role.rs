@@ -72,6 +72,8 @@ pub(crate) struct Progress {
     /// Append requests with entries not yet answered: (last index, bytes).
     inflight: VecDeque<(Index, usize)>,
     inflight_bytes: usize,
+    /// The highest commit index any append to this server carried.
+    pub(crate) commit_sent: Index,
     /// Who asked for this server to be added or removed, to answer on completion.
     pub(crate) requester: Option<ServerId>,
 }
@@ -88,6 +90,7 @@ impl Progress {
             mode: Mode::Probe { paused: false },
             inflight: VecDeque::new(),
             inflight_bytes: 0,
+            commit_sent: Index(0),
             requester: None,
         }
     }

@@ -5,7 +5,7 @@ use super::{MAX_ELECTION_TIMER_MS, MIN_ELECTION_TIMER_MS, Server};
 use crate::role::RoleState;
 use crate::{
     Address, AdminError, ClusterId, CommandStatus, Counters, FailureTest, Index, LogLevel, Millis,
-    Payload, Rpc, ServerId, Term,
+    Payload, Record, Rpc, ServerId, Term,
 };
 
 /// The reference's default backlog limit per connection, in messages.
@@ -224,6 +224,10 @@ impl Server {
         self.complete_all_commands(CommandStatus::Shutdown);
         self.shut_down_membership();
         self.drop_all_connections();
+        // A clean close leaves the commit index on disk, so a restart applies everything.
+        if let Some(index) = self.deferred.commit_record.take() {
+            self.write(vec![Record::CommitIndex { index }]);
+        }
         self.closed = true;
     }
 

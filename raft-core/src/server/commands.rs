@@ -104,16 +104,7 @@ impl Server {
         ) {
             return;
         }
-        self.replicate_to_all();
-        if self.crash_point(
-            FailureTest::CrashAfterSendAppendRequest,
-            "crash after sending append_request",
-        ) {
-            return;
-        }
-        if self.failure_test == Some(FailureTest::TransferLeadershipAfterSendAppendRequest) {
-            self.failure_test = Some(FailureTest::TransferLeadership);
-        }
+        self.deferred.replicate = true;
         self.reset_ping_timer();
     }
 

@@ -7,6 +7,7 @@
 mod admin;
 mod commands;
 mod conns;
+mod deferred;
 mod election;
 mod membership;
 mod open;
@@ -90,6 +91,8 @@ pub struct Server {
     backlog: (usize, usize),
     actions: VecDeque<Action>,
     counters: Counters,
+    /// Work left for the next `poll_action` (see the `deferred` module).
+    deferred: deferred::Deferred,
     /// A buffer lent out by `leader_peers`, so replicating allocates nothing.
     peers_buffer: Vec<ServerId>,
     /// The time of the current entry point.
@@ -147,6 +150,12 @@ impl Server {
 
     /// The next thing the driver must do, in order. Call until `None` after every entry point.
     pub fn poll_action(&mut self) -> Option<Action> {
+        if self.deferred.replicate
+            || self.deferred.notify_commit
+            || self.deferred.commit_record.is_some()
+        {
+            self.flush_deferred();
+        }
         self.actions.pop_front()
     }
 
@@ -271,7 +280,12 @@ impl Server {
     ///
     /// A write queued right behind another unread write joins it under the newer ticket, so a
     /// burst of small writes reaches the driver as one (its ticket covers both).
-    fn write(&mut self, records: Vec<Record>) -> WriteTicket {
+    fn write(&mut self, mut records: Vec<Record>) -> WriteTicket {
+        // A commit-index record waiting for a write goes first: the entries it covers were
+        // written before it advanced.
+        if let Some(index) = self.deferred.commit_record.take() {
+            records.insert(0, Record::CommitIndex { index });
+        }
         let ticket = self.barrier.issue();
         if let Some(Action::WriteLog {
             ticket: t,

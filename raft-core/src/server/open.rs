@@ -207,6 +207,7 @@ impl Server {
             ),
             actions: VecDeque::new(),
             counters: Default::default(),
+            deferred: Default::default(),
             peers_buffer: Vec::new(),
             now,
         }

@@ -256,7 +256,7 @@ impl Server {
     /// Appends an entry as leader and sends it out at once (R7).
     pub(super) fn append_and_replicate(&mut self, payload: Payload) -> Index {
         let index = self.append_entry(payload);
-        self.replicate_to_all();
+        self.deferred.replicate = true;
         self.reset_ping_timer();
         index
     }
@@ -273,7 +273,7 @@ impl Server {
     /// Every server the leader replicates to: configured peers and servers being added.
     /// Borrows a buffer kept for the purpose (give it back with `return_peers`), since this
     /// runs for every new entry.
-    fn leader_peers(&mut self) -> Vec<ServerId> {
+    pub(super) fn leader_peers(&mut self) -> Vec<ServerId> {
         let mut peers = std::mem::take(&mut self.peers_buffer);
         peers.clear();
         if let RoleState::Leader(l) = &self.role {
@@ -283,7 +283,7 @@ impl Server {
         peers
     }
 
-    fn return_peers(&mut self, peers: Vec<ServerId>) {
+    pub(super) fn return_peers(&mut self, peers: Vec<ServerId>) {
         self.peers_buffer = peers;
     }
 
@@ -325,6 +325,7 @@ impl Server {
                 return;
             };
             p.sent(last, bytes);
+            p.commit_sent = p.commit_sent.max(self.commit_index.min(last));
             let probing = matches!(p.mode, Mode::Probe { .. });
             let rpc = self.append_request_rpc(next, entries);
             self.send(peer, rpc);
@@ -367,6 +368,7 @@ impl Server {
             };
             p.expire_snapshot(now, limit);
             let next = p.next_index.max(start);
+            p.commit_sent = p.commit_sent.max(self.commit_index.min(next.prev()));
             let rpc = self.append_request_rpc(next, Vec::new());
             self.send(peer, rpc);
         }
@@ -404,7 +406,11 @@ impl Server {
             }
             AppendResult::Ok => {
                 p.acked(acked);
+                // A follower acknowledging entries it could not yet be told are committed
+                // (a probe answered after the commit) hears the commit index now.
+                let bump = p.commit_sent < self.commit_index.min(acked);
                 self.update_match(from, acked);
+                self.deferred.notify_commit |= bump;
             }
             AppendResult::Inconsistency | AppendResult::IoError => {
                 // A stale refusal (of an older request) changes nothing, but still lets a
@@ -454,7 +460,7 @@ impl Server {
         };
         if majority > self.commit_index && self.log.term_at(majority) == Some(self.term) {
             self.update_commit_index(majority);
-            self.send_heartbeats();
+            self.deferred.notify_commit = true;
         }
     }
 
@@ -482,7 +488,8 @@ impl Server {
             }
         }
         self.commit_index = new;
-        self.write(vec![Record::CommitIndex { index: new }]);
+        // S7: recorded with the next write, as OVS writes it without a commit of its own.
+        self.deferred.commit_record = Some(new);
         self.advance_apply();
         if self.is_leader() {
             // Reconfiguration also waits for this term's first commit (M3), so try on every

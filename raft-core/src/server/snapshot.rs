@@ -109,6 +109,8 @@ impl Server {
             joining: self.joining.clone().or_else(|| self.joining_mark()),
             snapshot: Some(self.log.snapshot().clone()),
         };
+        // The new log carries the commit index (explicitly or as its snapshot).
+        self.deferred.commit_record = None;
         let ticket = self.barrier.issue();
         self.emit(Action::ReplaceLog {
             ticket,

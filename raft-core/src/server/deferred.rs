@@ -1,0 +1,99 @@
+//! Work deferred to the next [`Server::poll_action`], so that everything one turn of the driver
+//! produced leaves together: the entries of many commands in one append per peer, a new commit
+//! index in the appends that carry them instead of a heartbeat of its own, and the commit-index
+//! record in the next write instead of a write (and an fsync) of its own.
+//!
+//! A driver drains actions after every input, so nothing waits long: at most until the driver
+//! polls, which the contract requires right after each input.
+
+use super::Server;
+use crate::role::RoleState;
+use crate::{Action, FailureTest, Index, Record};
+
+/// What the next poll must do first.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Deferred {
+    /// New entries to send to every peer that can take them (R7).
+    pub(super) replicate: bool,
+    /// The commit index advanced; peers that no append told must hear it (R5).
+    pub(super) notify_commit: bool,
+    /// A commit-index record not yet written (S7).
+    pub(super) commit_record: Option<Index>,
+}
+
+impl Server {
+    /// Does the deferred work. Runs at the start of every `poll_action`, cheaply when idle.
+    pub(super) fn flush_deferred(&mut self) {
+        let deferred = std::mem::take(&mut self.deferred);
+        if self.is_stopped() {
+            return;
+        }
+        if deferred.replicate && self.is_leader() {
+            self.replicate_to_all();
+            self.after_appends_sent();
+        }
+        if deferred.notify_commit && self.is_leader() {
+            self.notify_commit();
+        }
+        self.deferred.commit_record = deferred.commit_record;
+        self.attach_commit_record();
+    }
+
+    /// The failure tests that fire once a new entry's appends are out (A3).
+    fn after_appends_sent(&mut self) {
+        if self.crash_point(
+            FailureTest::CrashAfterSendAppendRequest,
+            "crash after sending append_request",
+        ) {
+            return;
+        }
+        if self.failure_test == Some(FailureTest::TransferLeadershipAfterSendAppendRequest) {
+            self.failure_test = Some(FailureTest::TransferLeadership);
+        }
+    }
+
+    /// Sends an empty append to every peer that has not been told the commit index yet. The
+    /// reference sends heartbeats to everyone at every commit; appends sent meanwhile already
+    /// carry it.
+    fn notify_commit(&mut self) {
+        let (commit, start) = (self.commit_index, self.log.start());
+        let peers = self.leader_peers();
+        for &peer in &peers {
+            let RoleState::Leader(l) = &mut self.role else {
+                break;
+            };
+            let Some(p) = l.progress_mut(peer) else {
+                continue;
+            };
+            let next = p.next_index.max(start);
+            // A follower takes a commit index only up to the request's last entry (R5).
+            let conveyed = commit.min(next.prev());
+            if p.commit_sent >= conveyed {
+                continue;
+            }
+            p.commit_sent = conveyed;
+            let rpc = self.append_request_rpc(next, Vec::new());
+            self.send(peer, rpc);
+        }
+        self.return_peers(peers);
+    }
+
+    /// Adds the pending commit-index record to the last queued write, if there is one with no
+    /// log replacement after it; otherwise it waits for the next write.
+    fn attach_commit_record(&mut self) {
+        let Some(index) = self.deferred.commit_record else {
+            return;
+        };
+        for action in self.actions.iter_mut().rev() {
+            match action {
+                Action::ReplaceLog { .. } => return,
+                Action::WriteLog { records, .. } => {
+                    records.push(Record::CommitIndex { index });
+                    self.deferred.commit_record = None;
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+}
