@@ -4,7 +4,6 @@
 //!
 //! Usage: cargo run --release -p raft-core --example core_bench [TOTAL]
 
-use std::collections::VecDeque;
 use std::time::Instant;
 
 use raft_core::*;
@@ -22,7 +21,7 @@ fn address(i: usize) -> Address {
 struct Cluster {
     nodes: Vec<Server>,
     /// (to, from, message)
-    outbox: VecDeque<(usize, usize, Box<Message>)>,
+    outbox: Vec<(usize, usize, Box<Message>)>,
     applied: Vec<u64>,
     now: Millis,
 }
@@ -58,7 +57,7 @@ impl Cluster {
             .collect();
         let mut c = Cluster {
             nodes,
-            outbox: VecDeque::new(),
+            outbox: Vec::new(),
             applied: vec![0; 3],
             now: Millis(0),
         };
@@ -88,7 +87,7 @@ impl Cluster {
                 busy = true;
                 match action {
                     Action::Send { conn, message } => {
-                        self.outbox.push_back((conn.0 as usize, i, message))
+                        self.outbox.push((conn.0 as usize, i, message))
                     }
                     Action::WriteLog { ticket, .. } | Action::ReplaceLog { ticket, .. } => {
                         last_ticket = Some(ticket)
@@ -195,9 +194,18 @@ fn main() {
         .nth(1)
         .map(|s| s.parse().expect("TOTAL must be a number"))
         .unwrap_or(200_000);
-    if std::env::args().nth(2).as_deref() == Some("pipelined") {
-        println!("core_commits_per_sec batch=1 {:.0}", pipelined(total, 1));
-        return;
+    // A single phase, for profiling: `pipelined` or `closed`.
+    match std::env::args().nth(2).as_deref() {
+        Some("pipelined") => {
+            return println!("core_commits_per_sec batch=1 {:.0}", pipelined(total, 1));
+        }
+        Some("closed") => {
+            return println!(
+                "core_closed_loop_commit_us mean {:.2}",
+                closed_loop(total).1
+            );
+        }
+        _ => {}
     }
     println!("# raft-core, 3 nodes, in-process routing, writes durable at once");
     println!("# payload={PAYLOAD}B commands={total}");

@@ -226,7 +226,7 @@ impl Server {
         self.drop_all_connections();
         // A clean close leaves the commit index on disk, so a restart applies everything.
         if let Some(index) = self.deferred.commit_record.take() {
-            self.write(vec![Record::CommitIndex { index }]);
+            self.write_one(Record::CommitIndex { index });
         }
         self.closed = true;
     }

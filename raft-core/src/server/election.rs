@@ -233,10 +233,10 @@ impl Server {
         self.reset_election_timer();
         self.reset_ping_timer();
         self.own_log_synced();
-        self.write(vec![Record::Leader {
+        self.write_one(Record::Leader {
             term: self.term,
             leader: self.sid,
-        }]);
+        });
         // Raft §6.4: commit a no-op to learn what is committed.
         self.append_and_replicate(Payload::Noop);
     }
@@ -297,10 +297,10 @@ impl Server {
             "transferring leadership to {} because {reason}",
             target.nickname()
         );
-        self.write(vec![Record::Note {
+        self.write_one(Record::Note {
             note: "transfer leadership".into(),
             comment: comment.clone(),
-        }]);
+        });
         self.log(LogLevel::Info, comment);
     }
 }

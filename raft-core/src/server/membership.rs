@@ -580,7 +580,7 @@ impl Server {
             note: crate::record::NOTE_LEFT.into(),
             comment: "this server left the cluster".into(),
         };
-        self.write(vec![note]);
+        self.write_one(note);
         self.leaving = false;
         self.left = true;
         self.complete_all_commands(crate::CommandStatus::Shutdown);

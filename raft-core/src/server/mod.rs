@@ -293,11 +293,19 @@ impl Server {
         }) = self.actions.back_mut()
         {
             *t = ticket;
-            pending.extend(records);
+            pending.append(&mut records);
         } else {
             self.emit(Action::WriteLog { ticket, records });
         }
         ticket
+    }
+
+    /// Writes one record (see [`Server::write`]), with room for the records that usually join
+    /// it, so a step's writes cost one allocation.
+    fn write_one(&mut self, record: Record) -> WriteTicket {
+        let mut records = Vec::with_capacity(4);
+        records.push(record);
+        self.write(records)
     }
 
     /// Records `term` and `vote` (E2, E3, E6): durable before any message mentions them.
@@ -306,7 +314,7 @@ impl Server {
             Some(vote) => Record::Vote { term, vote },
             None => Record::Term { term },
         };
-        let ticket = self.write(vec![record]);
+        let ticket = self.write_one(record);
         self.barrier.wait(ticket, Waiting::TermVote(term, vote));
         self.term = term;
         self.vote = vote;

@@ -158,7 +158,7 @@ impl Server {
         ) {
             return;
         }
-        let mut records = Vec::with_capacity(entries.len() - skip);
+        let mut records = Vec::with_capacity(entries.len() - skip + 1); // + a commit record
         for entry in entries.into_iter().skip(skip) {
             config_changed |= matches!(entry.payload, Payload::Configuration(_));
             let index = self.log.append(entry.clone());
@@ -198,10 +198,10 @@ impl Server {
             };
             self.log(LogLevel::Info, text);
             self.set_leader(Some(sid));
-            self.write(vec![Record::Leader {
+            self.write_one(Record::Leader {
                 term: self.term,
                 leader: sid,
-            }]);
+            });
         }
         if matches!(self.role, RoleState::Candidate(_)) {
             self.set_role(RoleState::Follower);
@@ -245,7 +245,7 @@ impl Server {
         };
         let config = matches!(entry.payload, Payload::Configuration(_));
         let index = self.log.append(entry.clone());
-        let ticket = self.write(vec![Record::Entry { index, entry }]);
+        let ticket = self.write_one(Record::Entry { index, entry });
         self.barrier.wait(ticket, Waiting::Entries(index));
         if config {
             self.sync_members_from_log();
