@@ -6,12 +6,12 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use raft_mio::kv::KvCommand;
 use raft_mio::kv::cluster::LocalCluster;
+use raft_mio::kv::{ClientError, KvClient, KvCommand};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -36,15 +36,18 @@ pub(crate) fn run(rest: &[String]) -> Result<(), String> {
         rtt.1.as_secs_f64() * 1e6
     );
     cluster.create(3)?;
-    let leader = cluster.wait_leader(TIMEOUT)?;
-    let target = cluster.servers[leader].client;
+    cluster.wait_leader(TIMEOUT)?;
     for clients in [1, 64] {
-        let latencies = load(target, clients, Duration::from_secs(seconds))?;
-        let commits = latencies.len() as f64 / seconds as f64;
-        let (p50, p99) = quantiles(latencies);
+        let run = load(&mut cluster, clients, Duration::from_secs(seconds))?;
+        let commits = run.latencies.len() as f64 / seconds as f64;
+        let (p50, p99) = quantiles(run.latencies);
         println!("clients {clients:2}: commits/s: {commits:.0}");
         println!("clients {clients:2}: latency p50: {:.3} ms", ms(p50));
         println!("clients {clients:2}: latency p99: {:.3} ms", ms(p99));
+        println!(
+            "clients {clients:2}: leader changes: {}, failed commands: {}",
+            run.leader_changes, run.failed
+        );
     }
     Ok(())
 }
@@ -106,37 +109,92 @@ fn loopback_rtt(n: usize) -> std::io::Result<(Duration, Duration)> {
     Ok(quantiles(samples))
 }
 
-/// Runs `clients` closed-loop writers against `server` for `duration`; returns the latency
-/// of every commit.
-fn load(server: SocketAddr, clients: usize, duration: Duration) -> Result<Vec<Duration>, String> {
+/// What one load phase measured.
+struct Run {
+    /// The latency of every committed command.
+    latencies: Vec<Duration>,
+    /// Commands the servers answered with an error (such as a leadership change).
+    failed: u64,
+    /// How often the clients moved to a new leader.
+    leader_changes: u64,
+}
+
+/// How often the leader is looked up during a load phase.
+const LEADER_POLL: Duration = Duration::from_millis(100);
+
+/// Runs `clients` closed-loop writers against the cluster's leader for `duration`.
+///
+/// The clients follow the leader, as the reference's clients keep to the leader by default: a
+/// leader hands over leadership before it snapshots, which any run long enough to grow the log
+/// past 10 MiB triggers, and a follower only relays, with a prerequisite that every append of
+/// the leader makes stale, so clients left on it would measure retry pauses, not commits.
+fn load(cluster: &mut LocalCluster, clients: usize, duration: Duration) -> Result<Run, String> {
+    let addresses: Arc<Vec<SocketAddr>> =
+        Arc::new(cluster.servers.iter().map(|s| s.client).collect());
+    let mut current = cluster.wait_leader(TIMEOUT)?;
+    let leader = Arc::new(AtomicUsize::new(current));
     let stop = Arc::new(AtomicBool::new(false));
     let threads: Vec<_> = (0..clients)
         .map(|c| {
-            let stop = stop.clone();
-            thread::spawn(move || -> Result<Vec<Duration>, String> {
-                let mut client = raft_mio::kv::KvClient::connect(server, TIMEOUT)
-                    .map_err(|e| format!("{server}: {e}"))?;
-                let mut latencies = Vec::new();
-                let mut n = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    n += 1;
-                    let put = KvCommand::Put {
-                        key: format!("c{c}-{}", n % 1000),
-                        value: format!("v{n}"),
-                    };
-                    let t = Instant::now();
-                    client.call(&put).map_err(|e| format!("put: {e}"))?;
-                    latencies.push(t.elapsed());
-                }
-                Ok(latencies)
-            })
+            let (addresses, leader, stop) = (addresses.clone(), leader.clone(), stop.clone());
+            thread::spawn(move || client_loop(c, &addresses, &leader, &stop))
         })
         .collect();
-    thread::sleep(duration);
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    for t in threads {
-        all.extend(t.join().map_err(|_| "a client thread panicked")??);
+    let end = Instant::now() + duration;
+    let mut leader_changes = 0;
+    while let Some(left) = end.checked_duration_since(Instant::now()) {
+        thread::sleep(left.min(LEADER_POLL));
+        if let Some(now) = cluster.leader().filter(|&l| l != current) {
+            current = now;
+            leader_changes += 1;
+            leader.store(now, Ordering::Relaxed);
+        }
     }
-    Ok(all)
+    stop.store(true, Ordering::Relaxed);
+    let mut run = Run {
+        latencies: Vec::new(),
+        failed: 0,
+        leader_changes,
+    };
+    for t in threads {
+        let (latencies, failed) = t.join().map_err(|_| "a client thread panicked")??;
+        run.latencies.extend(latencies);
+        run.failed += failed;
+    }
+    Ok(run)
+}
+
+/// One closed-loop writer (number `c`) until `stop`, on the server `leader` names; returns
+/// the latency of every commit and the number of commands that failed.
+fn client_loop(
+    c: usize,
+    addresses: &[SocketAddr],
+    leader: &AtomicUsize,
+    stop: &AtomicBool,
+) -> Result<(Vec<Duration>, u64), String> {
+    let connect = |i: usize| {
+        KvClient::connect(addresses[i], TIMEOUT).map_err(|e| format!("{}: {e}", addresses[i]))
+    };
+    let mut at = leader.load(Ordering::Relaxed);
+    let mut client = connect(at)?;
+    let (mut latencies, mut failed) = (Vec::new(), 0);
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        if leader.load(Ordering::Relaxed) != at {
+            at = leader.load(Ordering::Relaxed);
+            client = connect(at)?;
+        }
+        n += 1;
+        let put = KvCommand::Put {
+            key: format!("c{c}-{}", n % 1000),
+            value: format!("v{n}"),
+        };
+        let t = Instant::now();
+        match client.call(&put) {
+            Ok(_) => latencies.push(t.elapsed()),
+            Err(ClientError::Server { .. }) => failed += 1,
+            Err(e) => return Err(format!("put: {e}")),
+        }
+    }
+    Ok((latencies, failed))
 }
