@@ -2,9 +2,10 @@
 //! application's state machine.
 //!
 //! One turn of the loop: wait for I/O or the next deadline; feed the core what happened
-//! (connections, messages, requests from [`Handle`]s, timers); carry out its actions in order;
-//! make the turn's writes durable with one fdatasync and report them; snapshot if the log grew
-//! a lot; write the turn's messages. An idle node sleeps in `poll` until its next deadline.
+//! (connections, messages, every request waiting from [`Handle`]s, timers); carry out its
+//! actions in order; make the turn's writes durable with one fdatasync and report them;
+//! snapshot if the log grew a lot; write the turn's messages. An idle node sleeps in `poll`
+//! until its next deadline.
 
 mod admin;
 mod commands;
@@ -259,12 +260,15 @@ impl<S: StateMachine> Node<S> {
         Ok(())
     }
 
+    /// Takes every request waiting in the channel, then carries out the core's actions once:
+    /// the commands of one turn thus leave in one append per peer (the core replicates new
+    /// entries when actions are polled) and reach the disk in one write.
     fn take_requests(&mut self, now: Millis) -> Result<(), NodeError> {
         loop {
             let request = match self.requests.try_recv() {
                 Ok(request) => request,
                 // The node holds a handle itself, so the channel never disconnects.
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return Ok(()),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return self.drain(now),
             };
             match request {
                 Request::Execute { data, reply } => {
@@ -280,7 +284,6 @@ impl<S: StateMachine> Node<S> {
                     self.exit = Some(Exit::Shutdown);
                 }
             }
-            self.drain(now)?;
         }
     }
 
