@@ -3,9 +3,9 @@
 //!
 //! One turn of the loop: wait for I/O or the next deadline; feed the core what happened
 //! (connections, messages, every request waiting from [`Handle`]s, timers); carry out its
-//! actions in order; make the turn's writes durable with one fdatasync and report them;
-//! snapshot if the log grew a lot; write the turn's messages. An idle node sleeps in `poll`
-//! until its next deadline.
+//! actions in order; write the messages queued so far, then make the turn's writes durable with
+//! one fdatasync and report them; snapshot if the log grew a lot; write the messages that
+//! followed. An idle node sleeps in `poll` until its next deadline.
 
 mod admin;
 mod commands;
@@ -249,8 +249,16 @@ impl<S: StateMachine> Node<S> {
     /// Makes this turn's writes durable and reports them, until no more writes follow. Also
     /// after the server left or was shut down: its last records (such as the note that it
     /// left) must reach the disk.
+    ///
+    /// The messages queued so far go out before each fdatasync: the core holds back every
+    /// message that needs this write durable, so what it released may travel while the disk
+    /// works, and a leader's appends reach the followers during its own fdatasync rather than
+    /// after it.
     fn persist(&mut self, now: Millis) -> Result<(), NodeError> {
         while !self.crashed() {
+            if self.storage.has_pending() {
+                self.transport.flush_all(self.poll.registry());
+            }
             let Some(event) = self.storage.flush() else {
                 return Ok(());
             };
