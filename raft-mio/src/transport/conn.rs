@@ -11,9 +11,6 @@ use raft_core::{Address, Millis};
 use super::wire::{Limits, Wire};
 use crate::codec::{FrameDecoder, encode_frame};
 
-/// Bytes read per `read` call.
-const READ_CHUNK: usize = 64 * 1024;
-
 /// Why a connection must be closed.
 pub(super) type Close = String;
 
@@ -72,13 +69,12 @@ impl Conn {
         }
     }
 
-    /// Reads everything available (the poll is edge-triggered) and decodes it. Returns the
-    /// frames, and a reason to close if the stream ended or misbehaved after them.
-    pub(super) fn read(&mut self, now: Millis) -> (Vec<Wire>, Option<Close>) {
-        let mut buf = vec![0; READ_CHUNK];
+    /// Reads everything available (the poll is edge-triggered) through `buf` and decodes it.
+    /// Returns the frames, and a reason to close if the stream ended or misbehaved after them.
+    pub(super) fn read(&mut self, now: Millis, buf: &mut [u8]) -> (Vec<Wire>, Option<Close>) {
         let mut close = None;
         loop {
-            match self.stream.read(&mut buf) {
+            match self.stream.read(buf) {
                 Ok(0) => {
                     close = Some("connection closed by peer".to_owned());
                     break;

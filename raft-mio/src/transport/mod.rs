@@ -30,6 +30,8 @@ const FIRST_CONN: u64 = 16;
 const MIN_BACKOFF_MS: u64 = 100;
 /// The longest reconnect delay.
 const MAX_BACKOFF_MS: u64 = 2000;
+/// Bytes read per `read` call.
+const READ_CHUNK: usize = 64 * 1024;
 
 /// An outgoing connection the core wants.
 #[derive(Debug)]
@@ -55,6 +57,9 @@ pub struct Transport {
     events: Vec<Event>,
     /// Lines for the server's log.
     logs: Vec<(LogLevel, String)>,
+    /// Where every connection reads into before decoding: one buffer, allocated once, rather
+    /// than a fresh (zeroed) one per readiness event.
+    read_buf: Box<[u8]>,
 }
 
 impl Transport {
@@ -77,6 +82,7 @@ impl Transport {
             now: Millis(0),
             events: Vec::new(),
             logs: Vec::new(),
+            read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
         })
     }
 
@@ -345,7 +351,7 @@ impl Transport {
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
-        let (frames, close) = c.read(now);
+        let (frames, close) = c.read(now, &mut self.read_buf);
         let mut replies = 0;
         for frame in frames {
             match frame {
