@@ -45,7 +45,7 @@ pub(crate) fn run(rest: &[String]) -> Result<(), String> {
         println!("clients {clients:2}: latency p50: {:.3} ms", ms(p50));
         println!("clients {clients:2}: latency p99: {:.3} ms", ms(p99));
         println!(
-            "clients {clients:2}: leader changes: {}, failed commands: {}",
+            "clients {clients:2}: leader changes {}, failed commands {}",
             run.leader_changes, run.failed
         );
     }
