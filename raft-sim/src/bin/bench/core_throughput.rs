@@ -24,8 +24,8 @@ pub(crate) enum Phase {
     Closed,
 }
 
-/// Runs every phase with `total` commands (a quarter of them closed-loop, as raft-rs's
-/// baseline does), or just `phase`.
+/// Runs every phase, pipelined ones with `total` commands and the closed loop with a quarter
+/// as many (as raft-rs's baseline does), or just `phase` with `total`.
 pub(crate) fn run(total: u64, phase: Option<Phase>) {
     match phase {
         Some(Phase::Pipelined { batch }) => {
