@@ -285,3 +285,51 @@ fn a_leader_refuses_a_snapshot_from_another_leader_of_its_term() {
     assert_eq!(s.log_end(), end, "the log was kept");
     assert_eq!(s.counters().malformed_messages, before + 1);
 }
+
+/// `core_events`: a crash point in the middle of a handler (here "crash after sending
+/// execute_command_reply", hit when a relayed command timed out) emitted `Action::Crash`, and
+/// the rest of the handler went on emitting sends. The driver must carry out nothing after a
+/// crash, so the core emits nothing after it.
+#[test]
+fn nothing_follows_a_crash_point() {
+    let mut records = log_records(&[], 1);
+    records.push(Record::CommitIndex { index: Index(1) });
+    let mut s = Server::open(header(0, 1), records, Config::with_seed(1), Millis(0)).unwrap();
+    s.set_failure_test(Millis(0), "crash-after-sending-execute-command-reply")
+        .unwrap();
+    s.step(
+        Millis(0),
+        Event::Connected {
+            conn: ConnId(2),
+            incoming: true,
+            address: None,
+        },
+    );
+    while s.poll_action().is_some() {}
+    assert_eq!(s.role(), Role::Leader);
+    let prereq = s.last_eid();
+    deliver(
+        &mut s,
+        Millis(0),
+        2,
+        Rpc::ExecuteCommandRequest {
+            data: Data::from("v"),
+            prereq,
+            result: EntryId::from_u128(101),
+        },
+    );
+    // Nothing is durable, so the command cannot commit: it times out, and its reply crashes.
+    s.step(Millis(17_339), Event::Tick);
+    let actions: Vec<Action> = std::iter::from_fn(|| s.poll_action()).collect();
+    let crash = actions
+        .iter()
+        .position(|a| matches!(a, Action::Crash { .. }))
+        .expect("the crash point was hit");
+    assert_eq!(
+        crash + 1,
+        actions.len(),
+        "actions after the crash: {:?}",
+        &actions[crash + 1..]
+    );
+    assert!(s.is_stopped_for_good());
+}

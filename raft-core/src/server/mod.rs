@@ -265,7 +265,11 @@ impl Server {
     // Helpers shared by the handlers.
 
     fn emit(&mut self, action: Action) {
-        self.actions.push_back(action);
+        // After a crash point nothing may reach the driver, not even from the rest of the
+        // handler that hit it (found by the `core_events` fuzz target).
+        if !self.crashed {
+            self.actions.push_back(action);
+        }
     }
 
     fn log(&mut self, level: LogLevel, text: String) {
@@ -505,8 +509,8 @@ impl Server {
 
     /// A crash point of a failure test (A3): tell the driver to abort, then do nothing more.
     fn crash(&mut self, reason: &'static str) {
-        self.crashed = true;
         self.emit(Action::Crash { reason });
+        self.crashed = true;
     }
 
     /// True if the engaged failure test is `test`; a crash test crashes here.
