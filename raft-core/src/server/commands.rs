@@ -134,9 +134,13 @@ impl Server {
 
     /// Ends a pending command: answers the follower that relayed it, or our own client.
     pub(super) fn complete_command(&mut self, eid: EntryId, status: CommandStatus) {
-        let Some(cmd) = self.commands.remove(&eid) else {
-            return;
-        };
+        if let Some(cmd) = self.commands.remove(&eid) {
+            self.finish_command(eid, cmd, status);
+        }
+    }
+
+    /// Answers a command already taken out of the pending set.
+    pub(super) fn finish_command(&mut self, eid: EntryId, cmd: Command, status: CommandStatus) {
         let index = cmd.index.filter(|_| status == CommandStatus::Success);
         match cmd.requester {
             Some(requester) => {

@@ -474,17 +474,17 @@ impl Server {
         if new <= self.commit_index {
             return false;
         }
-        let mut reconfigure = false;
         for index in self.commit_index.0 + 1..=new.0 {
             let index = Index(index);
             let Some(entry) = self.log.get(index) else {
                 break;
             };
-            match entry.payload.clone() {
-                Payload::Data { id, .. } => self.complete_on_commit(id, index),
+            match entry.payload {
+                Payload::Data { id, .. } if !self.commands.is_empty() => {
+                    self.complete_on_commit(id, index)
+                }
                 Payload::ElectionTimer(ms) => self.election_timer_committed(ms),
-                Payload::Configuration(_) => reconfigure = true,
-                Payload::Noop => {}
+                _ => {}
             }
         }
         self.commit_index = new;
@@ -494,7 +494,6 @@ impl Server {
         if self.is_leader() {
             // Reconfiguration also waits for this term's first commit (M3), so try on every
             // commit, not only on configuration entries.
-            let _ = reconfigure;
             self.run_reconfigure();
         }
         true
@@ -552,11 +551,14 @@ impl Server {
 
     /// Completes a command whose entry committed (C6), whatever our role now.
     fn complete_on_commit(&mut self, eid: crate::EntryId, index: Index) {
-        let leader = self.is_leader();
-        let Some(cmd) = self.commands.get(&eid) else {
+        let Some(mut cmd) = self.commands.remove(&eid) else {
             return;
         };
-        match (cmd.index.is_some(), cmd.requester.is_some(), leader) {
+        match (
+            cmd.index.is_some(),
+            cmd.requester.is_some(),
+            self.is_leader(),
+        ) {
             (false, _, true) => {
                 let text = format!(
                     "command completed after role change from follower to leader (eid: {}, commit index: {index})",
@@ -564,17 +566,12 @@ impl Server {
                 );
                 self.log(LogLevel::Info, text);
             }
-            (true, true, false) => {
-                // A follower relayed it to us and we lost leadership after replicating it:
-                // that follower learns of the commit itself, and no client of ours waits.
-                self.commands.remove(&eid);
-                return;
-            }
+            // A follower relayed it to us and we lost leadership after replicating it: that
+            // follower learns of the commit itself, and no client of ours waits.
+            (true, true, false) => return,
             _ => {}
         }
-        if let Some(cmd) = self.commands.get_mut(&eid) {
-            cmd.index = Some(index);
-        }
-        self.complete_command(eid, CommandStatus::Success);
+        cmd.index = Some(index);
+        self.finish_command(eid, cmd, CommandStatus::Success);
     }
 }
