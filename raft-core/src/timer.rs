@@ -13,13 +13,21 @@ pub(crate) enum Timer {
     Join,
     /// A leaving server asks again to be removed (M8).
     Leave,
+    /// A leader tells followers no append has told the new commit index (R5).
+    CommitNotify,
 }
 
-const ALL: [Timer; 4] = [Timer::Election, Timer::Ping, Timer::Join, Timer::Leave];
+const ALL: [Timer; 5] = [
+    Timer::Election,
+    Timer::Ping,
+    Timer::Join,
+    Timer::Leave,
+    Timer::CommitNotify,
+];
 
 /// One optional deadline per timer.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct TimerTable([Option<Millis>; 4]);
+pub(crate) struct TimerTable([Option<Millis>; 5]);
 
 impl TimerTable {
     pub(crate) fn set(&mut self, timer: Timer, at: Millis) {

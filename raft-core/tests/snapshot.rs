@@ -312,6 +312,7 @@ fn n6_the_snapshot_comes_first_then_each_committed_entry_with_its_id() {
     let mut c = Cluster::new(3);
     let l = c.elect();
     let a = c.execute(l, "a", None);
+    c.advance(10); // The followers learn that it committed.
     let f = (l + 1) % 3;
     snapshot(&mut c, f).unwrap();
     let b = c.execute(l, "b", None);

@@ -8,6 +8,7 @@
 
 use super::Server;
 use crate::role::RoleState;
+use crate::timer::Timer;
 use crate::{Action, FailureTest, Index, Record};
 
 /// What the next poll must do first.
@@ -52,10 +53,25 @@ impl Server {
         }
     }
 
+    /// Arranges for followers to hear a new commit index: with the appends that follow within
+    /// `commit_notify_delay_ms`, or else an empty append (see `notify_commit`).
+    pub(super) fn schedule_commit_notify(&mut self) {
+        match self.config.commit_notify_delay_ms {
+            0 => self.deferred.notify_commit = true,
+            delay if self.timers.get(Timer::CommitNotify).is_none() => {
+                self.timers.set(Timer::CommitNotify, self.now.plus(delay));
+            }
+            _ => {}
+        }
+    }
+
     /// Sends an empty append to every peer that has not been told the commit index yet. The
     /// reference sends heartbeats to everyone at every commit; appends sent meanwhile already
     /// carry it.
-    fn notify_commit(&mut self) {
+    pub(super) fn notify_commit(&mut self) {
+        if !self.is_leader() {
+            return;
+        }
         let (commit, start) = (self.commit_index, self.log.start());
         let peers = self.leader_peers();
         for &peer in &peers {

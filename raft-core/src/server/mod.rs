@@ -168,11 +168,16 @@ impl Server {
             return None;
         }
         let ping = self.timers.get(Timer::Ping).filter(|_| self.ping_matters());
-        [Timer::Election, Timer::Join, Timer::Leave]
-            .into_iter()
-            .filter_map(|t| self.timers.get(t))
-            .chain(ping)
-            .min()
+        [
+            Timer::Election,
+            Timer::Join,
+            Timer::Leave,
+            Timer::CommitNotify,
+        ]
+        .into_iter()
+        .filter_map(|t| self.timers.get(t))
+        .chain(ping)
+        .min()
     }
 
     /// Checks the invariants that must hold between any two entry points, panicking with the
@@ -252,6 +257,7 @@ impl Server {
                 Timer::Ping => self.ping_timeout(),
                 Timer::Join => self.join_timeout(),
                 Timer::Leave => self.leave_timeout(),
+                Timer::CommitNotify => self.notify_commit(),
             }
         }
         self.update_wanted_connections();

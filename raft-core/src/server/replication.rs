@@ -410,7 +410,9 @@ impl Server {
                 // (a probe answered after the commit) hears the commit index now.
                 let bump = p.commit_sent < self.commit_index.min(acked);
                 self.update_match(from, acked);
-                self.deferred.notify_commit |= bump;
+                if bump {
+                    self.schedule_commit_notify();
+                }
             }
             AppendResult::Inconsistency | AppendResult::IoError => {
                 // A stale refusal (of an older request) changes nothing, but still lets a
@@ -460,7 +462,7 @@ impl Server {
         };
         if majority > self.commit_index && self.log.term_at(majority) == Some(self.term) {
             self.update_commit_index(majority);
-            self.deferred.notify_commit = true;
+            self.schedule_commit_notify();
         }
     }
 

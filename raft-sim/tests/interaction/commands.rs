@@ -57,7 +57,8 @@ impl Env {
     // ---------------------------------------------------------------------------------------
     // Building the cluster.
 
-    /// `add-nodes N [seed=S] [election-timer=MS] [max-append-entries=K]`, with optional
+    /// `add-nodes N [seed=S] [election-timer=MS] [max-append-entries=K] [commit-notify-ms=D]`,
+    /// with optional
     /// input lines `<node>: <term of index 2> <term of index 3> … [term=T]` giving a node's
     /// log: nodes 1..=N start as one configured cluster whose snapshot is index 1, term 1. A
     /// single node without a preset log is created with `bootstrap::create_cluster` (S1).
@@ -70,9 +71,17 @@ impl Env {
             return Err(at(case, &format!("between 1 and {MAX_NODE} nodes")));
         }
         let seed = case.parse("seed")?.unwrap_or(0);
-        let mut config = Config::default();
+        // Scripts show every commit reaching the followers at once, as the reference does,
+        // unless they ask for the default's delay (commit_notify.txt does).
+        let mut config = Config {
+            commit_notify_delay_ms: 0,
+            ..Config::default()
+        };
         if let Some(k) = case.parse("max-append-entries")? {
             config.max_append_entries = k;
+        }
+        if let Some(d) = case.parse("commit-notify-ms")? {
+            config.commit_notify_delay_ms = d;
         }
         config.validate().map_err(|e| at(case, &e.to_string()))?;
         self.world.configure(seed, config);
@@ -604,7 +613,15 @@ const COMMANDS: &[(&str, Handler, Shape)] = &[
     (
         "add-nodes",
         Env::add_nodes,
-        (1, &["seed", "election-timer", "max-append-entries"]),
+        (
+            1,
+            &[
+                "seed",
+                "election-timer",
+                "max-append-entries",
+                "commit-notify-ms",
+            ],
+        ),
     ),
     ("join", Env::join, (1, &["via"])),
     ("tick", Env::tick, (1, &[])),

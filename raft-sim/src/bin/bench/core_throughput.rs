@@ -186,6 +186,16 @@ impl Cluster {
         self.nodes.iter().position(|n| n.role() == Role::Leader)
     }
 
+    /// Lets 10 ms pass and everything settle, so followers hear the last commit index (a
+    /// leader tells it with the next append, or an empty one after a millisecond).
+    fn settle(&mut self) {
+        self.now = self.now.plus(10);
+        for node in &mut self.nodes {
+            node.step(self.now, Event::Tick);
+        }
+        while self.round() {}
+    }
+
     /// Advances time 10 ms at a time until a leader exists, then lets its first entry commit
     /// everywhere. Returns the steps taken.
     fn elect(&mut self) -> u64 {
@@ -227,7 +237,7 @@ fn pipelined(total: u64, batch: u64) -> f64 {
         c.round();
     }
     let secs = start.elapsed().as_secs_f64();
-    while c.round() {}
+    c.settle();
     assert_eq!(c.leader(), Some(l), "leadership changed mid-run");
     assert!(
         c.applied.iter().all(|&a| a == total),
