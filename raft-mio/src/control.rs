@@ -159,7 +159,18 @@ fn serve_one(stream: UnixStream, handle: &Handle) -> io::Result<()> {
     };
     let mut text = serde_json::to_string(&reply).map_err(io::Error::other)?;
     text.push('\n');
-    (&stream).write_all(text.as_bytes())
+    (&stream).write_all(text.as_bytes())?;
+    drain_then_close(stream)
+}
+
+/// Closes after reading what the client still sends (up to a bound): on Linux, closing a Unix
+/// socket with unread input resets the connection, and the client may lose the answer (an
+/// oversized request, say) before it reads it.
+fn drain_then_close(stream: UnixStream) -> io::Result<()> {
+    const MAX_DRAIN: u64 = 16 << 20;
+    stream.shutdown(std::net::Shutdown::Write)?;
+    io::copy(&mut (&stream).take(MAX_DRAIN), &mut io::sink())?;
+    Ok(())
 }
 
 /// Runs `args` on the server whose control socket is `path` and returns its answer.
@@ -169,6 +180,8 @@ pub fn call(path: &Path, args: &[String]) -> Result<String, String> {
     let mut request = serde_json::to_string(args).map_err(|e| e.to_string())?;
     request.push('\n');
     (&stream).write_all(request.as_bytes()).map_err(fail)?;
+    // Nothing more to say: the server sees the end of the request at once.
+    stream.shutdown(std::net::Shutdown::Write).map_err(fail)?;
     let mut line = String::new();
     BufReader::new(&stream).read_line(&mut line).map_err(fail)?;
     match serde_json::from_str::<Reply>(&line) {

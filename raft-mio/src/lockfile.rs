@@ -18,6 +18,11 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// How many times a held lock is tried again before it counts as taken.
+const LOCK_RETRIES: u32 = 10;
+/// The pause between tries.
+const LOCK_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// An exclusive lock on a `.lock` file, held until this value is dropped.
 #[derive(Debug)]
 pub struct LockFile {
@@ -80,21 +85,28 @@ impl LockFile {
             .truncate(false)
             .open(path)
             .map_err(io_error)?;
-        // `File::try_lock` is stable since Rust 1.89, newer than the
-        // workspace's declared rust-version (1.85), which should be raised:
-        // this crate does not build on 1.85. std has no older portable
-        // advisory lock, and no locking crate is among the dependencies.
-        #[allow(clippy::incompatible_msrv)]
-        match file.try_lock() {
-            Ok(()) => Ok(LockFile {
-                _file: file,
-                path: path.to_path_buf(),
-            }),
-            Err(TryLockError::WouldBlock) => Err(LockError::Held {
-                path: path.to_path_buf(),
-            }),
-            Err(TryLockError::Error(source)) => Err(io_error(source)),
+        // A lock released a moment ago may still be held by a child process this one forks
+        // (say, a test spawning a server): the child shares the lock until its exec closes
+        // the file. Such a hold lasts microseconds, a real second server's lasts; retry
+        // briefly before calling the log taken.
+        for attempt in 0..=LOCK_RETRIES {
+            match file.try_lock() {
+                Ok(()) => {
+                    return Ok(LockFile {
+                        _file: file,
+                        path: path.to_path_buf(),
+                    });
+                }
+                Err(TryLockError::WouldBlock) if attempt < LOCK_RETRIES => {
+                    std::thread::sleep(LOCK_RETRY_PAUSE);
+                }
+                Err(TryLockError::WouldBlock) => break,
+                Err(TryLockError::Error(source)) => return Err(io_error(source)),
+            }
         }
+        Err(LockError::Held {
+            path: path.to_path_buf(),
+        })
     }
 
     /// The locked file.
