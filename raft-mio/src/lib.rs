@@ -64,6 +64,6 @@ pub mod transport;
 
 pub use bootstrap::{create_cluster, join_cluster};
 pub use node::{
-    Admin, CommandError, Exit, Handle, Logger, Node, NodeConfig, NodeError, StateMachine,
-    stderr_logger,
+    Admin, CommandError, CommandResult, Exit, Handle, Logger, Node, NodeConfig, NodeError, OnDone,
+    StateMachine, stderr_logger,
 };

@@ -9,6 +9,7 @@ pub mod cluster;
 mod frames;
 mod machine;
 mod server;
+mod session;
 
 pub use client::{ClientError, KvClient};
 pub use machine::{KvCommand, KvReply, KvStore};

@@ -1,16 +1,24 @@
-//! The key-value server's client side: one thread per client connection, each executing
-//! commands through a [`Handle`].
+//! The key-value server's client side: one thread with its own poll loop serves every client
+//! connection, and executes their commands through a [`Handle`] without waiting for them.
+//!
+//! A turn of the loop reads whatever the clients sent, submits every complete command to the
+//! node (many commands, one wake-up of the node), then writes the answers the node completed
+//! meanwhile. The node completes commands on its own thread into a shared queue and wakes
+//! this loop at most once per batch, so neither side switches threads per command.
 
-use std::net::{TcpListener, TcpStream};
-use std::thread;
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token, Waker};
 use serde::{Deserialize, Serialize};
 
-use super::frames::{MAX_CLIENT_FRAME, read_frame, write_frame};
-use super::{KvCommand, KvReply};
-use crate::Handle;
-use crate::codec::FrameDecoder;
+use super::KvReply;
+use super::session::Session;
+use crate::{CommandResult, Handle};
 
 /// The server's answer to a client's [`KvCommand`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,41 +36,228 @@ pub enum KvResponse {
     },
 }
 
-/// Accepts clients on `listener` for ever, serving each on its own thread. Each command waits
-/// up to `timeout` for its outcome.
-pub fn serve_clients(listener: TcpListener, handle: Handle, timeout: Duration) {
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else {
-            continue; // A client that vanished between connect and accept.
-        };
-        let handle = handle.clone();
-        thread::spawn(move || serve_client(stream, &handle, timeout));
-    }
+/// The poll token of the listener.
+const LISTENER: Token = Token(0);
+/// The poll token of the completions' waker.
+const WAKER: Token = Token(1);
+/// The first token of a client connection.
+const FIRST_SESSION: usize = 2;
+
+/// Accepts clients on `listener` and serves them until the poll fails. Each command waits up
+/// to `timeout` for its outcome, then is answered with a timeout error.
+pub fn serve_clients(
+    listener: std::net::TcpListener,
+    handle: Handle,
+    timeout: Duration,
+) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let mut server = ClientServer::new(TcpListener::from_std(listener), handle, timeout)?;
+    server.run()
 }
 
-fn serve_client(mut stream: TcpStream, handle: &Handle, timeout: Duration) {
-    let _ = stream.set_nodelay(true);
-    let mut decoder = FrameDecoder::new(MAX_CLIENT_FRAME);
-    // A client that sends garbage or goes away simply loses its connection.
-    while let Ok(Some(command)) = read_frame::<KvCommand>(&mut stream, &mut decoder) {
-        let response = execute(handle, &command, timeout);
-        if write_frame(&mut stream, &response).is_err() {
-            return;
+/// Commands the node completed, waiting for the client loop.
+struct Completions {
+    done: Mutex<Vec<(u64, CommandResult)>>,
+    waker: Waker,
+    /// A wake-up is pending: later completions need not wake the loop again.
+    woken: AtomicBool,
+}
+
+impl Completions {
+    fn push(&self, id: u64, result: CommandResult) {
+        self.done
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((id, result));
+        if !self.woken.swap(true, Ordering::AcqRel) {
+            // Fails only if the loop's poll is gone, and the loop with it.
+            let _ = self.waker.wake();
         }
     }
+
+    fn take(&self) -> Vec<(u64, CommandResult)> {
+        self.woken.store(false, Ordering::Release);
+        std::mem::take(&mut *self.done.lock().unwrap_or_else(PoisonError::into_inner))
+    }
 }
 
-fn execute(handle: &Handle, command: &KvCommand, timeout: Duration) -> KvResponse {
-    let data = match serde_json::to_vec(command) {
-        Ok(data) => data,
-        Err(e) => {
-            return KvResponse::Error {
-                message: e.to_string(),
-                certainly_not_applied: true,
+struct ClientServer {
+    poll: Poll,
+    listener: TcpListener,
+    handle: Handle,
+    timeout: Duration,
+    completions: Arc<Completions>,
+    sessions: BTreeMap<usize, Session>,
+    next_token: usize,
+    /// Which session each command in flight belongs to, by command id.
+    owners: BTreeMap<u64, usize>,
+    next_id: u64,
+    read_buf: Vec<u8>,
+}
+
+impl ClientServer {
+    fn new(mut listener: TcpListener, handle: Handle, timeout: Duration) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        Ok(ClientServer {
+            poll,
+            listener,
+            handle,
+            timeout,
+            completions: Arc::new(Completions {
+                done: Mutex::new(Vec::new()),
+                waker,
+                woken: AtomicBool::new(false),
+            }),
+            sessions: BTreeMap::new(),
+            next_token: FIRST_SESSION,
+            owners: BTreeMap::new(),
+            next_id: 0,
+            read_buf: vec![0; 64 * 1024],
+        })
+    }
+
+    fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self
+                .next_deadline()
+                .map(|at| at.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let mut touched = Vec::new();
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(),
+                    WAKER => {}
+                    Token(t) => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.read(t);
+                        }
+                        touched.push(t);
+                    }
+                }
+            }
+            touched.extend(self.complete());
+            touched.extend(self.expire());
+            touched.sort_unstable();
+            touched.dedup();
+            for t in touched {
+                self.service(t);
+            }
+        }
+    }
+
+    fn accept(&mut self) {
+        loop {
+            let mut stream = match self.listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                // A client that vanished between connect and accept, or a passing shortage of
+                // descriptors: nothing to serve now.
+                Err(_) => return,
             };
+            let _ = stream.set_nodelay(true);
+            let token = self.next_token;
+            self.next_token += 1;
+            let interest = Interest::READABLE | Interest::WRITABLE;
+            if self
+                .poll
+                .registry()
+                .register(&mut stream, Token(token), interest)
+                .is_ok()
+            {
+                self.sessions.insert(token, Session::new(stream));
+            }
         }
-    };
-    match handle.execute(data, timeout) {
+    }
+
+    fn read(&mut self, token: usize) {
+        let Some(session) = self.sessions.get_mut(&token) else {
+            return;
+        };
+        if session.read(&mut self.read_buf).is_err() {
+            self.close(token);
+        }
+    }
+
+    /// Submits what the session can take, and writes what it can answer.
+    fn service(&mut self, token: usize) {
+        let Some(session) = self.sessions.get_mut(&token) else {
+            return;
+        };
+        if session.encode_answers().is_err() {
+            return self.close(token);
+        }
+        let deadline = Instant::now() + self.timeout;
+        session.take_requests(deadline, |payload| {
+            let id = self.next_id;
+            self.next_id += 1;
+            self.owners.insert(id, token);
+            let completions = self.completions.clone();
+            self.handle.execute_then(
+                payload.to_vec(),
+                Box::new(move |result| completions.push(id, result)),
+            );
+            id
+        });
+        if !matches!(session.flush(), Ok(true)) {
+            self.close(token);
+        }
+    }
+
+    /// Hands the node's answers to their sessions; returns the sessions that got one.
+    fn complete(&mut self) -> Vec<usize> {
+        let mut touched = Vec::new();
+        for (id, result) in self.completions.take() {
+            let Some(token) = self.owners.remove(&id) else {
+                continue;
+            };
+            if let Some(session) = self.sessions.get_mut(&token)
+                && session.complete(id, response(result))
+            {
+                touched.push(token);
+            }
+        }
+        touched
+    }
+
+    /// Times out the commands whose deadline passed; returns the sessions concerned.
+    fn expire(&mut self) -> Vec<usize> {
+        let now = Instant::now();
+        let mut touched = Vec::new();
+        for (&token, session) in &mut self.sessions {
+            if session.next_deadline().is_some_and(|at| at <= now) {
+                session.expire(now);
+                touched.push(token);
+            }
+        }
+        touched
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.sessions
+            .values()
+            .filter_map(Session::next_deadline)
+            .min()
+    }
+
+    fn close(&mut self, token: usize) {
+        if let Some(mut session) = self.sessions.remove(&token) {
+            let _ = self.poll.registry().deregister(&mut session.stream);
+        }
+    }
+}
+
+/// The client's answer for the node's result.
+fn response(result: CommandResult) -> KvResponse {
+    match result {
         Ok(output) => match serde_json::from_slice(&output) {
             Ok(reply) => KvResponse::Reply(reply),
             Err(e) => KvResponse::Error {

@@ -9,20 +9,19 @@
 //! every server without a leader for a moment.
 
 use std::collections::BTreeMap;
-use std::sync::mpsc::Sender;
+use std::fmt;
 
 use raft_core::{CommandStatus, Data, EntryId, Index, Millis};
 
-use super::handle::CommandError;
+use super::handle::{CommandError, CommandResult, Reply};
 
 /// The pause before executing a refused command again.
 const RETRY_PAUSE_MS: u64 = 20;
 
 /// A command waiting for its outcome.
-#[derive(Debug)]
 pub(super) struct Pending {
     pub(super) data: Data,
-    reply: Sender<Result<Vec<u8>, CommandError>>,
+    reply: Reply,
     /// Where it committed, once the core said so.
     committed_at: Option<Index>,
     /// The state machine's reply, once applied here.
@@ -32,11 +31,7 @@ pub(super) struct Pending {
 }
 
 impl Pending {
-    pub(super) fn new(
-        data: Data,
-        reply: Sender<Result<Vec<u8>, CommandError>>,
-        give_up_at: Millis,
-    ) -> Pending {
+    pub(super) fn new(data: Data, reply: Reply, give_up_at: Millis) -> Pending {
         Pending {
             data,
             reply,
@@ -46,9 +41,17 @@ impl Pending {
         }
     }
 
-    fn answer(self, result: Result<Vec<u8>, CommandError>) {
-        // The requester may have timed out and gone; nothing to do then.
-        let _ = self.reply.send(result);
+    fn answer(self, result: CommandResult) {
+        self.reply.send(result);
+    }
+}
+
+impl fmt::Debug for Pending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pending")
+            .field("committed_at", &self.committed_at)
+            .field("give_up_at", &self.give_up_at)
+            .finish_non_exhaustive()
     }
 }
 

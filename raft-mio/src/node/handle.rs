@@ -2,18 +2,45 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
 
 use mio::Waker;
 use raft_core::{CommandStatus, Data};
 
+/// What a command ends with: the state machine's reply, or why there is none.
+pub type CommandResult = Result<Vec<u8>, CommandError>;
+
+/// Called on the node's thread with a command's result. It should be quick: hand the result
+/// to another thread (a channel, a queue and a waker) rather than block.
+pub type OnDone = Box<dyn FnOnce(CommandResult) + Send>;
+
+/// A command's completion: calls its [`OnDone`] exactly once, with `Stopped` if it is dropped
+/// unanswered (the node stopped, or a request was still queued when it went away).
+pub(crate) struct Reply(Option<OnDone>);
+
+impl Reply {
+    pub(crate) fn send(mut self, result: CommandResult) {
+        if let Some(on_done) = self.0.take() {
+            on_done(result);
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if let Some(on_done) = self.0.take() {
+            on_done(Err(CommandError::Stopped));
+        }
+    }
+}
+
 /// A request to the node's thread.
-#[derive(Debug)]
 pub(crate) enum Request {
     Execute {
         data: Data,
-        reply: Sender<Result<Vec<u8>, CommandError>>,
+        reply: Reply,
     },
     Admin {
         command: Admin,
@@ -88,31 +115,88 @@ impl fmt::Display for CommandError {
 impl std::error::Error for CommandError {}
 
 /// A cloneable, thread-safe handle to a running [`crate::Node`]: execute commands, run
-/// administrative requests, stop it. Each call wakes the node's poll loop.
-#[derive(Clone, Debug)]
+/// administrative requests, stop it.
+///
+/// Requests queue on a channel and wake the node's poll loop, once per batch: a request sent
+/// while the node has not yet taken the previous ones rides on the wake-up already pending,
+/// so many threads submitting at once cost the node one wake-up, not one each.
+#[derive(Clone)]
 pub struct Handle {
     tx: Sender<Request>,
-    waker: Arc<Waker>,
+    wake: Arc<WakeOnce>,
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+/// A waker that is woken at most once until the woken side takes what is waiting.
+pub(crate) struct WakeOnce {
+    waker: Waker,
+    /// Set by the first request after the node last took its requests.
+    pending: AtomicBool,
+}
+
+impl WakeOnce {
+    /// Wakes the node unless a wake-up is pending already. Call after queueing the request.
+    fn wake(&self) -> bool {
+        self.pending.swap(true, Ordering::AcqRel) || self.waker.wake().is_ok()
+    }
+
+    /// The node is about to take every waiting request: the next one must wake it again.
+    pub(crate) fn taking(&self) {
+        self.pending.store(false, Ordering::Release);
+    }
 }
 
 impl Handle {
-    pub(crate) fn new(waker: Arc<Waker>) -> (Handle, Receiver<Request>) {
+    pub(crate) fn new(waker: Waker) -> (Handle, Receiver<Request>, Arc<WakeOnce>) {
         let (tx, rx) = mpsc::channel();
-        (Handle { tx, waker }, rx)
+        let wake = Arc::new(WakeOnce {
+            waker,
+            pending: AtomicBool::new(false),
+        });
+        (
+            Handle {
+                tx,
+                wake: wake.clone(),
+            },
+            rx,
+            wake,
+        )
     }
 
     fn submit(&self, request: Request) -> bool {
-        self.tx.send(request).is_ok() && self.waker.wake().is_ok()
+        self.tx.send(request).is_ok() && self.wake.wake()
+    }
+
+    /// Executes `command` through the cluster and calls `on_done` with the state machine's
+    /// reply on this server, or the error, without waiting. On a follower the command is
+    /// relayed to the leader. `on_done` is called exactly once: on the node's thread, or with
+    /// [`CommandError::Stopped`] on whichever thread finds the node gone.
+    pub fn execute_then(&self, command: Vec<u8>, on_done: OnDone) {
+        let data = Data::from(command);
+        // A request the node will never take is dropped here or with the channel, and its
+        // Reply answers `Stopped` as it drops.
+        self.submit(Request::Execute {
+            data,
+            reply: Reply(Some(on_done)),
+        });
     }
 
     /// Executes `command` through the cluster and waits up to `timeout` for the state
     /// machine's reply on this server. On a follower the command is relayed to the leader.
-    pub fn execute(&self, command: Vec<u8>, timeout: Duration) -> Result<Vec<u8>, CommandError> {
+    pub fn execute(&self, command: Vec<u8>, timeout: Duration) -> CommandResult {
         let (reply, rx) = mpsc::channel();
-        let data = Data::from(command);
-        if !self.submit(Request::Execute { data, reply }) {
-            return Err(CommandError::Stopped);
-        }
+        self.execute_then(
+            command,
+            Box::new(move |result| {
+                // The caller may have timed out and gone; nothing to do then.
+                let _ = reply.send(result);
+            }),
+        );
         match rx.recv_timeout(timeout) {
             Ok(result) => result,
             Err(mpsc::RecvTimeoutError::Timeout) => Err(CommandError::Timeout),

@@ -15,7 +15,7 @@ mod logger;
 mod machine;
 
 pub use error::NodeError;
-pub use handle::{Admin, CommandError, Handle};
+pub use handle::{Admin, CommandError, CommandResult, Handle, OnDone};
 pub use logger::{Logger, stderr_logger};
 pub use machine::StateMachine;
 
@@ -32,7 +32,7 @@ use crate::storage::Storage;
 use crate::transport::{Limits, Transport};
 use commands::{Commands, Pending};
 use error::io_error;
-use handle::Request;
+use handle::{Request, WakeOnce};
 
 /// The poll token of the handle's waker.
 const WAKER: Token = Token(1);
@@ -80,6 +80,8 @@ pub struct Node<S> {
     machine: S,
     start: Instant,
     requests: Receiver<Request>,
+    /// Wakes this loop when a request arrives.
+    wake: Arc<WakeOnce>,
     handle: Handle,
     commands: Commands,
     /// The last index applied to `machine`.
@@ -114,7 +116,7 @@ impl<S: StateMachine> Node<S> {
         })?;
         let poll = Poll::new().map_err(io_error("creating the poll"))?;
         let waker = Waker::new(poll.registry(), WAKER).map_err(io_error("creating a waker"))?;
-        let (handle, requests) = Handle::new(Arc::new(waker));
+        let (handle, requests, wake) = Handle::new(waker);
         let limits = Limits::new(
             server.election_timer(),
             server.backlog_threshold(),
@@ -131,6 +133,7 @@ impl<S: StateMachine> Node<S> {
             machine,
             start: Instant::now(),
             requests,
+            wake,
             handle,
             commands: Commands::default(),
             applied: Index(0),
@@ -272,6 +275,7 @@ impl<S: StateMachine> Node<S> {
     /// the commands of one turn thus leave in one append per peer (the core replicates new
     /// entries when actions are polled) and reach the disk in one write.
     fn take_requests(&mut self, now: Millis) -> Result<(), NodeError> {
+        self.wake.taking();
         loop {
             let request = match self.requests.try_recv() {
                 Ok(request) => request,

@@ -20,15 +20,21 @@ pub(crate) fn serve(rest: &[String]) -> Result<(), String> {
     crate::no_positional(&args)?;
     let db = Path::new(args.required("db")?);
     let control_path = Path::new(args.required("control")?);
-    let client = args.required("client")?;
+    let client = args.required("client")?.to_owned();
     let node =
         Node::open(db, KvStore::default(), NodeConfig::default()).map_err(|e| e.to_string())?;
-    let clients = TcpListener::bind(client).map_err(|e| format!("--client {client}: {e}"))?;
+    let clients = TcpListener::bind(&client).map_err(|e| format!("--client {client}: {e}"))?;
     let control = control::bind(control_path)
         .map_err(|e| format!("--control {}: {e}", control_path.display()))?;
     let handle = node.handle();
     control::serve(control, handle.clone());
-    thread::spawn(move || serve_clients(clients, handle, COMMAND_TIMEOUT));
+    let client_address = client.clone();
+    thread::spawn(move || {
+        if let Err(e) = serve_clients(clients, handle, COMMAND_TIMEOUT) {
+            // The Raft server goes on (it may still be needed for a quorum); clients cannot.
+            eprintln!("raft-kv: no longer serving clients on {client_address}: {e}");
+        }
+    });
     eprintln!(
         "raft-kv: serving {} (raft {}, clients {client}, control {})",
         db.display(),

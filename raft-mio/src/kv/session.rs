@@ -1,0 +1,173 @@
+//! One client connection of the key-value server: frames in, commands out to the node, and
+//! the answers back in the order the commands arrived.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+use super::frames::MAX_CLIENT_FRAME;
+use super::{KvCommand, KvResponse};
+use crate::codec::{FrameDecoder, encode_frame};
+
+/// Commands one connection may have in flight; beyond it the connection is not read until
+/// answers go out, so a client cannot queue work without bound.
+pub(super) const MAX_IN_FLIGHT: usize = 64;
+
+/// A command sent to the node and not yet answered to the client.
+struct InFlight {
+    /// Unique across the server, to match the node's completion.
+    id: u64,
+    /// When it is answered with a timeout if the node has not answered.
+    deadline: Instant,
+    response: Option<KvResponse>,
+}
+
+/// A client connection.
+pub(super) struct Session {
+    pub(super) stream: TcpStream,
+    decoder: FrameDecoder,
+    /// Encoded responses not yet written.
+    out: Vec<u8>,
+    in_flight: VecDeque<InFlight>,
+    /// The peer closed its side: answer what it sent, then close.
+    eof: bool,
+    /// The peer sent something unusable: read nothing more, answer, then close.
+    refused: bool,
+}
+
+impl Session {
+    pub(super) fn new(stream: TcpStream) -> Session {
+        Session {
+            stream,
+            decoder: FrameDecoder::new(MAX_CLIENT_FRAME),
+            out: Vec::new(),
+            in_flight: VecDeque::new(),
+            eof: false,
+            refused: false,
+        }
+    }
+
+    /// Reads everything the socket has (it is edge-triggered). `Err` means the connection is
+    /// broken and should be dropped.
+    pub(super) fn read(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        loop {
+            match self.stream.read(buf) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => self.decoder.extend(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Hands each complete request to `submit` while the in-flight window has room: the
+    /// frame's payload, which is the command's JSON; `submit` returns the id under which the
+    /// completion will come. An undecodable request is answered in its turn and ends the
+    /// connection, since the stream may no longer be in sync.
+    pub(super) fn take_requests(
+        &mut self,
+        deadline: Instant,
+        mut submit: impl FnMut(&[u8]) -> u64,
+    ) {
+        while !self.refused && self.in_flight.len() < MAX_IN_FLIGHT {
+            let payload = match self.decoder.next_payload() {
+                Ok(Some(payload)) => payload,
+                Ok(None) => return,
+                Err(e) => return self.refuse(deadline, e.to_string()),
+            };
+            if let Err(e) = serde_json::from_slice::<KvCommand>(payload) {
+                return self.refuse(deadline, format!("undecodable command: {e}"));
+            }
+            let id = submit(payload);
+            self.in_flight.push_back(InFlight {
+                id,
+                deadline,
+                response: None,
+            });
+        }
+    }
+
+    /// Queues an error answer after every command in flight, and stops reading.
+    fn refuse(&mut self, deadline: Instant, message: String) {
+        self.in_flight.push_back(InFlight {
+            id: u64::MAX,
+            deadline,
+            response: Some(KvResponse::Error {
+                message,
+                certainly_not_applied: true,
+            }),
+        });
+        self.refused = true;
+    }
+
+    /// The node answered command `id`. False if this session no longer waits for it (it
+    /// timed out).
+    pub(super) fn complete(&mut self, id: u64, response: KvResponse) -> bool {
+        match self.in_flight.iter_mut().find(|f| f.id == id) {
+            Some(f) if f.response.is_none() => {
+                f.response = Some(response);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Answers with a timeout every command whose deadline passed.
+    pub(super) fn expire(&mut self, now: Instant) {
+        for f in self.in_flight.iter_mut() {
+            if f.response.is_none() && f.deadline <= now {
+                f.response = Some(KvResponse::Error {
+                    message: "no answer in time (the outcome is unknown)".to_owned(),
+                    certainly_not_applied: false,
+                });
+            }
+        }
+    }
+
+    /// The earliest deadline of a command still unanswered.
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        self.in_flight
+            .iter()
+            .filter(|f| f.response.is_none())
+            .map(|f| f.deadline)
+            .min()
+    }
+
+    /// Moves the answers that are next in order out of the in-flight window, encoded, to be
+    /// written.
+    pub(super) fn encode_answers(&mut self) -> io::Result<()> {
+        while let Some(response) = self.in_flight.front_mut().and_then(|f| f.response.take()) {
+            self.in_flight.pop_front();
+            encode_frame(&response, &mut self.out)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        }
+        Ok(())
+    }
+
+    /// Writes what the socket takes of the encoded answers. `Ok(false)` when the session is
+    /// finished and should be dropped. Call [`encode_answers`](Session::encode_answers) and
+    /// then [`take_requests`](Session::take_requests) first, so the window is as free as it
+    /// can be and nothing readable is left behind.
+    pub(super) fn flush(&mut self) -> io::Result<bool> {
+        self.encode_answers()?;
+        let mut written = 0;
+        while written < self.out.len() {
+            match self.stream.write(&self.out[written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.out.drain(..written);
+        let done = (self.eof || self.refused) && self.out.is_empty() && self.in_flight.is_empty();
+        Ok(!done)
+    }
+}
