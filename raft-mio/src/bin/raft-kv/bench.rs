@@ -11,7 +11,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use raft_mio::kv::cluster::LocalCluster;
-use raft_mio::kv::{ClientError, KvClient, KvCommand};
+
+use crate::load;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -129,21 +130,21 @@ const LEADER_POLL: Duration = Duration::from_millis(100);
 /// past 10 MiB triggers, and a follower only relays, with a prerequisite that every append of
 /// the leader makes stale, so clients left on it would measure retry pauses, not commits.
 fn load(cluster: &mut LocalCluster, clients: usize, duration: Duration) -> Result<Run, String> {
-    let addresses: Arc<Vec<SocketAddr>> =
-        Arc::new(cluster.servers.iter().map(|s| s.client).collect());
+    let addresses: Vec<SocketAddr> = cluster.servers.iter().map(|s| s.client).collect();
     let mut current = cluster.wait_leader(TIMEOUT)?;
     let leader = Arc::new(AtomicUsize::new(current));
     let stop = Arc::new(AtomicBool::new(false));
-    let threads: Vec<_> = (0..clients)
-        .map(|c| {
-            let (addresses, leader, stop) = (addresses.clone(), leader.clone(), stop.clone());
-            thread::spawn(move || client_loop(c, &addresses, &leader, &stop))
-        })
-        .collect();
+    let generator = {
+        let (leader, stop) = (leader.clone(), stop.clone());
+        thread::spawn(move || load::run(clients, &addresses, &leader, &stop))
+    };
     let end = Instant::now() + duration;
     let mut leader_changes = 0;
     while let Some(left) = end.checked_duration_since(Instant::now()) {
         thread::sleep(left.min(LEADER_POLL));
+        if generator.is_finished() {
+            break; // It failed; its error is reported below.
+        }
         if let Some(now) = cluster.leader().filter(|&l| l != current) {
             current = now;
             leader_changes += 1;
@@ -151,50 +152,12 @@ fn load(cluster: &mut LocalCluster, clients: usize, duration: Duration) -> Resul
         }
     }
     stop.store(true, Ordering::Relaxed);
-    let mut run = Run {
-        latencies: Vec::new(),
-        failed: 0,
+    let tally = generator
+        .join()
+        .map_err(|_| "the load generator panicked")??;
+    Ok(Run {
+        latencies: tally.latencies,
+        failed: tally.failed,
         leader_changes,
-    };
-    for t in threads {
-        let (latencies, failed) = t.join().map_err(|_| "a client thread panicked")??;
-        run.latencies.extend(latencies);
-        run.failed += failed;
-    }
-    Ok(run)
-}
-
-/// One closed-loop writer (number `c`) until `stop`, on the server `leader` names; returns
-/// the latency of every commit and the number of commands that failed.
-fn client_loop(
-    c: usize,
-    addresses: &[SocketAddr],
-    leader: &AtomicUsize,
-    stop: &AtomicBool,
-) -> Result<(Vec<Duration>, u64), String> {
-    let connect = |i: usize| {
-        KvClient::connect(addresses[i], TIMEOUT).map_err(|e| format!("{}: {e}", addresses[i]))
-    };
-    let mut at = leader.load(Ordering::Relaxed);
-    let mut client = connect(at)?;
-    let (mut latencies, mut failed) = (Vec::new(), 0);
-    let mut n = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        if leader.load(Ordering::Relaxed) != at {
-            at = leader.load(Ordering::Relaxed);
-            client = connect(at)?;
-        }
-        n += 1;
-        let put = KvCommand::Put {
-            key: format!("c{c}-{}", n % 1000),
-            value: format!("v{n}"),
-        };
-        let t = Instant::now();
-        match client.call(&put) {
-            Ok(_) => latencies.push(t.elapsed()),
-            Err(ClientError::Server { .. }) => failed += 1,
-            Err(e) => return Err(format!("put: {e}")),
-        }
-    }
-    Ok((latencies, failed))
+    })
 }

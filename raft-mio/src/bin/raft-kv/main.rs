@@ -5,6 +5,7 @@
 mod args;
 mod bench;
 mod demo;
+mod load;
 mod server;
 
 use std::path::Path;
