@@ -13,6 +13,7 @@ mod error;
 mod handle;
 mod logger;
 mod machine;
+mod schedule;
 
 pub use error::NodeError;
 pub use handle::{Admin, CommandError, CommandResult, Handle, OnDone};
@@ -33,6 +34,7 @@ use crate::transport::{Limits, Transport};
 use commands::{Commands, Pending};
 use error::io_error;
 use handle::{Request, WakeOnce};
+use schedule::SnapshotSchedule;
 
 /// The poll token of the handle's waker.
 const WAKER: Token = Token(1);
@@ -48,6 +50,15 @@ pub struct NodeConfig {
     pub max_frame_len: usize,
     /// Where log lines go.
     pub logger: Logger,
+    /// The least time between two automatic snapshots; each wait is drawn between this and
+    /// twice this. The reference waits 10 to 20 minutes: a snapshot stalls the loop and, on a
+    /// leader, costs a leadership transfer, so a busy log is compacted every few minutes, not
+    /// every time it doubles. Its cost is memory: the log since the last snapshot stays in
+    /// memory, so lower it when entries arrive faster than memory can hold that long.
+    pub snapshot_min_interval: Duration,
+    /// After this long a snapshot is taken even if the log did not grow a lot (the
+    /// reference: one day).
+    pub snapshot_max_interval: Duration,
 }
 
 impl Default for NodeConfig {
@@ -55,6 +66,8 @@ impl Default for NodeConfig {
         NodeConfig {
             max_frame_len: 256 << 20,
             logger: stderr_logger(LogLevel::Info),
+            snapshot_min_interval: Duration::from_secs(10 * 60),
+            snapshot_max_interval: Duration::from_secs(24 * 60 * 60),
         }
     }
 }
@@ -90,6 +103,8 @@ pub struct Node<S> {
     compact_forced: bool,
     /// When this server, as leader, last handed over leadership to take a snapshot.
     compact_recommended: Option<Millis>,
+    /// When the next automatic snapshot is due.
+    snapshots: SnapshotSchedule,
     config: NodeConfig,
     exit: Option<Exit>,
 }
@@ -103,7 +118,7 @@ impl<S: StateMachine> Node<S> {
         for warning in &recovered.warnings {
             (config.logger)(LogLevel::Warn, warning);
         }
-        let seed = Uuid::new_v4().as_u64_pair().0;
+        let (seed, schedule_seed) = Uuid::new_v4().as_u64_pair();
         let server = Server::open(
             recovered.header,
             recovered.records,
@@ -139,6 +154,12 @@ impl<S: StateMachine> Node<S> {
             applied: Index(0),
             compact_forced: false,
             compact_recommended: None,
+            snapshots: SnapshotSchedule::new(
+                Millis(0),
+                config.snapshot_min_interval,
+                config.snapshot_max_interval,
+                schedule_seed,
+            ),
             config,
             exit: None,
         })
@@ -385,19 +406,21 @@ impl<S: StateMachine> Node<S> {
         }
     }
 
-    /// Takes a snapshot when the log grew a lot (as the reference's storage layer does) or
-    /// one was asked for. A leader first hands over leadership, since writing a snapshot
-    /// stalls the loop and the cluster should not wait (N3).
+    /// Takes a snapshot when one is due (as the reference's storage layer schedules them:
+    /// see [`SnapshotSchedule`]) or was asked for. A leader first hands over leadership, since
+    /// writing a snapshot stalls the loop and the cluster should not wait (N3).
     fn maybe_snapshot(&mut self, now: Millis) -> Result<(), NodeError> {
-        let grew =
-            self.storage.size().grew_lots() && self.server.log_length() >= MIN_SNAPSHOT_ENTRIES;
-        if self.exit.is_some() || !(grew || self.compact_forced) {
+        let due = self.server.log_length() >= MIN_SNAPSHOT_ENTRIES
+            && self.snapshots.due(now, self.storage.size().grew_lots());
+        if self.exit.is_some() || !(due || self.compact_forced) {
             return Ok(());
         }
         if self.server.may_snapshot() {
             let data = Data::from(self.machine.snapshot());
             let index = self.server.applied_index();
-            match self.server.store_snapshot(now, data, None) {
+            let result = self.server.store_snapshot(now, data, None);
+            self.snapshots.restart(now, result.is_err());
+            match result {
                 Ok(()) => (self.config.logger)(
                     LogLevel::Info,
                     &format!("took a snapshot at index {index}"),
