@@ -1,14 +1,21 @@
-//! The storage adapter on a full disk: the write fails with ENOSPC, which becomes
-//! `Event::PersistFailed`, and a core fed that event enters its failed state (S10). Needs root
-//! to mount a tiny tmpfs; skipped with a printed reason otherwise.
+//! The storage adapter: batches written by the syncer thread are reported in order, a replace
+//! waits for the batch in flight, and on a full disk the write fails with ENOSPC, which
+//! becomes `Event::PersistFailed`, and a core fed that event enters its failed state (S10).
+//! The full-disk test needs root to mount a tiny tmpfs; it is skipped with a printed reason
+//! otherwise.
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::{Events, Poll, Token, Waker};
 
 use raft_core::{
     ClusterId, Config, Data, Entry, EntryId, Event, Index, Millis, Payload, Record, Server,
     ServerId, Term, WriteTicket, bootstrap,
 };
+use raft_mio::filelog::FileLog;
 use raft_mio::storage::{RaftLog, Storage};
 
 /// A tmpfs of `size` mounted on a fresh directory, unmounted and removed on drop.
@@ -84,4 +91,137 @@ fn a_full_disk_becomes_persist_failed_and_the_server_fails() {
     // Nothing more is written once the failure was reported.
     storage.write(WriteTicket(2), &[]);
     assert_eq!(storage.flush(), None);
+}
+
+/// A new cluster's header and records, and an entry record at `index`.
+fn cluster_log() -> (raft_core::Header, Vec<Record>) {
+    bootstrap::create_cluster(
+        ServerId::from_u128(1),
+        ClusterId::from_u128(2),
+        "kv",
+        "tcp:127.0.0.1:1",
+        EntryId::from_u128(3),
+        Data::default(),
+        None,
+    )
+    .unwrap()
+}
+
+fn entry(index: u64) -> Record {
+    Record::Entry {
+        index: Index(index),
+        entry: Entry {
+            term: Term(1),
+            payload: Payload::Data {
+                id: EntryId::from_u128(u128::from(index) + 100),
+                data: Data::from(vec![7u8; 100]),
+            },
+        },
+    }
+}
+
+/// A storage syncing in the background in a fresh directory, and the poll its syncer wakes.
+struct Background {
+    dir: PathBuf,
+    storage: Storage,
+    poll: Poll,
+}
+
+impl Background {
+    fn new(name: &str) -> Background {
+        let dir = std::env::temp_dir().join(format!("raft-mio-bg-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (header, _) = cluster_log();
+        let log = RaftLog::create(dir.join("kv.db"), &header).unwrap();
+        let poll = Poll::new().unwrap();
+        let waker = Arc::new(Waker::new(poll.registry(), Token(0)).unwrap());
+        let mut storage = Storage::new(log);
+        storage.sync_in_background(waker).unwrap();
+        Background { dir, storage, poll }
+    }
+
+    /// Waits for the syncer's wake-up, then takes what completed.
+    fn completed(&mut self) -> Event {
+        let mut events = Events::with_capacity(4);
+        loop {
+            if let Some(event) = self.storage.take_completed() {
+                return event;
+            }
+            self.poll
+                .poll(&mut events, Some(Duration::from_secs(10)))
+                .unwrap();
+            assert!(!events.is_empty(), "the syncer did not wake the poll");
+        }
+    }
+
+    /// The records of the log as a restart reads them, after dropping the storage.
+    fn reopen(self) -> Vec<Record> {
+        let path = self.dir.join("kv.db");
+        drop(self.storage);
+        let (_, recovered) = FileLog::<raft_core::Header, Record>::open(&path).unwrap();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        recovered.records
+    }
+}
+
+#[test]
+fn appends_during_a_batch_in_flight_form_the_next_batch() {
+    let mut bg = Background::new("batches");
+    bg.storage.write(WriteTicket(1), &[entry(2)]);
+    bg.storage.start_sync();
+    bg.storage.write(WriteTicket(2), &[entry(3)]);
+    bg.storage.write(WriteTicket(3), &[entry(4)]);
+    bg.storage.start_sync(); // A batch is in flight: this waits for the next.
+    assert_eq!(
+        bg.completed(),
+        Event::Persisted {
+            ticket: WriteTicket(1)
+        }
+    );
+    assert!(
+        bg.storage.has_pending(),
+        "tickets 2 and 3 are not durable yet"
+    );
+    assert_eq!(
+        bg.storage.take_completed(),
+        None,
+        "nothing else is in flight"
+    );
+    bg.storage.start_sync();
+    assert_eq!(
+        bg.completed(),
+        Event::Persisted {
+            ticket: WriteTicket(3)
+        }
+    );
+    assert!(!bg.storage.has_pending());
+    assert_eq!(bg.reopen(), [entry(2), entry(3), entry(4)]);
+}
+
+#[test]
+fn a_replace_waits_for_the_batch_in_flight_and_supersedes_it() {
+    let mut bg = Background::new("replace");
+    bg.storage.write(WriteTicket(1), &[entry(2)]);
+    bg.storage.start_sync();
+    bg.storage.write(WriteTicket(2), &[entry(3)]);
+    let (header, records) = cluster_log();
+    bg.storage.replace(WriteTicket(3), &header, &records);
+    assert_eq!(
+        bg.storage.take_completed(),
+        Some(Event::Persisted {
+            ticket: WriteTicket(3)
+        }),
+        "the replace is durable when it returns, and covers the tickets before it"
+    );
+    bg.storage.write(WriteTicket(4), &[entry(2)]);
+    assert_eq!(
+        bg.storage.flush(),
+        Some(Event::Persisted {
+            ticket: WriteTicket(4)
+        })
+    );
+    let mut expected = records;
+    expected.push(entry(2));
+    assert_eq!(bg.reopen(), expected);
 }

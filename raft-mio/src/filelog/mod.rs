@@ -62,6 +62,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -71,8 +72,9 @@ use error::io_error;
 use format::{FRAME_HEADER_LEN, check_magic, encode_frame};
 use recover::parse_header;
 
-/// After a sync, a pending buffer that grew past this is shrunk back to it,
-/// so one huge batch does not pin its memory for the log's lifetime.
+/// A written batch's buffer is reused for the next appends unless it grew
+/// past this, so one huge batch does not pin its memory for the log's
+/// lifetime.
 const PENDING_KEEP_CAPACITY: usize = 1 << 20;
 
 /// An open, locked log file. See the [module docs](self) for the format.
@@ -82,13 +84,16 @@ const PENDING_KEEP_CAPACITY: usize = 1 << 20;
 #[derive(Debug)]
 pub struct FileLog<H, R> {
     path: PathBuf,
-    file: File,
+    /// Shared with the [`Batch`] in flight, which another thread may be writing.
+    file: Arc<File>,
     /// Held, never read: dropping it releases the lock.
     _lock: LockFile,
     /// Frames appended since the last sync, written by the next sync.
     pending: Vec<u8>,
     pending_records: u64,
-    /// Bytes and records in the file, excluding `pending`.
+    /// The bytes and records of the batch taken and not yet finished.
+    in_flight: Option<(u64, u64)>,
+    /// Bytes and records in the file, excluding `pending` and the batch in flight.
     file_len: u64,
     file_records: u64,
     /// The file length just past the header.
@@ -185,19 +190,62 @@ where
     /// `fdatasync` (none if nothing is pending). If either fails, the log is
     /// poisoned: what reached the disk is unknown, so this and every later
     /// call fail rather than write after a possibly torn frame.
+    ///
+    /// The same as [`take_batch`](FileLog::take_batch), [`Batch::write`] and
+    /// [`finish_batch`](FileLog::finish_batch) in a row.
     pub fn sync(&mut self) -> Result<(), LogError> {
-        self.check_poisoned()?;
-        if self.pending.is_empty() {
+        let Some(batch) = self.take_batch()? else {
             return Ok(());
+        };
+        let result = batch.write();
+        self.finish_batch(batch, result)
+    }
+
+    /// Takes every appended record as one batch to make durable, maybe on
+    /// another thread, while appends go on; `None` if nothing is pending.
+    /// Hand the batch and the outcome of its [`write`](Batch::write) back to
+    /// [`finish_batch`](FileLog::finish_batch) before taking the next: one
+    /// batch is in flight at a time, so the file is written in order.
+    pub fn take_batch(&mut self) -> Result<Option<Batch>, LogError> {
+        self.check_poisoned()?;
+        assert!(
+            self.in_flight.is_none(),
+            "one batch at a time: the previous batch of {} was not finished",
+            self.path.display()
+        );
+        if self.pending.is_empty() {
+            return Ok(None);
         }
-        if let Err(e) = write_and_sync(&self.file, &self.pending, &self.path) {
+        self.in_flight = Some((self.pending.len() as u64, self.pending_records));
+        self.pending_records = 0;
+        Ok(Some(Batch {
+            file: self.file.clone(),
+            path: self.path.clone(),
+            bytes: std::mem::take(&mut self.pending),
+        }))
+    }
+
+    /// Takes back the batch in flight with the outcome of its write. An
+    /// error poisons the log.
+    pub fn finish_batch(
+        &mut self,
+        mut batch: Batch,
+        result: Result<(), LogError>,
+    ) -> Result<(), LogError> {
+        let (bytes, records) = self
+            .in_flight
+            .take()
+            .expect("finish_batch without a batch in flight");
+        if let Err(e) = result {
             return Err(self.poison(e));
         }
-        self.file_len += self.pending.len() as u64;
-        self.file_records += self.pending_records;
-        self.pending.clear();
-        self.pending.shrink_to(PENDING_KEEP_CAPACITY);
-        self.pending_records = 0;
+        self.file_len += bytes;
+        self.file_records += records;
+        if self.pending.is_empty() && batch.bytes.capacity() <= PENDING_KEEP_CAPACITY {
+            // Reuse the batch's buffer for the next appends.
+            batch.bytes.clear();
+            std::mem::swap(&mut self.pending, &mut batch.bytes);
+        }
         Ok(())
     }
 
@@ -218,6 +266,11 @@ where
     /// leaves it unknown which file is the log, so it poisons the log.
     pub fn replace(&mut self, header: &H, records: &[R]) -> Result<(), LogError> {
         self.check_poisoned()?;
+        assert!(
+            self.in_flight.is_none(),
+            "replace while a batch of {} is in flight",
+            self.path.display()
+        );
         let mut image = MAGIC.to_vec();
         encode_frame(header, &mut image).map_err(|what| encode_error(&self.path, what))?;
         let header_end = image.len() as u64;
@@ -235,7 +288,7 @@ where
         {
             return Err(self.poison(e));
         }
-        self.file = file;
+        self.file = Arc::new(file);
         self.file_len = image.len() as u64;
         self.base_len = header_end;
         self.file_records = records.len() as u64;
@@ -246,10 +299,11 @@ where
 
     /// The log's size, counting records appended but not yet synced.
     pub fn size(&self) -> LogSize {
+        let (flying_bytes, flying_records) = self.in_flight.unwrap_or((0, 0));
         LogSize {
-            bytes: self.file_len + self.pending.len() as u64,
+            bytes: self.file_len + flying_bytes + self.pending.len() as u64,
             base_bytes: self.base_len,
-            records: self.file_records + self.pending_records,
+            records: self.file_records + flying_records + self.pending_records,
         }
     }
 
@@ -268,10 +322,11 @@ where
     ) -> Self {
         FileLog {
             path: path.to_path_buf(),
-            file,
+            file: Arc::new(file),
             _lock: lock,
             pending: Vec::new(),
             pending_records: 0,
+            in_flight: None,
             file_len,
             file_records,
             base_len,
@@ -294,6 +349,23 @@ where
     fn poison(&mut self, error: LogError) -> LogError {
         self.poisoned = Some(error.to_string());
         error
+    }
+}
+
+/// Appended records on their way to the disk: see [`FileLog::take_batch`].
+#[derive(Debug)]
+pub struct Batch {
+    file: Arc<File>,
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl Batch {
+    /// Writes the batch at the end of the log with one `write` (more only if
+    /// the kernel takes less) and makes it durable with one `fdatasync`.
+    /// Blocks for as long as the disk takes; any thread may call it.
+    pub fn write(&self) -> Result<(), LogError> {
+        write_and_sync(&self.file, &self.bytes, &self.path)
     }
 }
 
@@ -437,7 +509,7 @@ mod tests {
         let mut log = FileLog::<String, u32>::create(&path, &"h".to_string()).unwrap();
         // A read-only handle makes the next write fail with EBADF, standing
         // in for a disk error.
-        log.file = File::open(&path).unwrap();
+        log.file = Arc::new(File::open(&path).unwrap());
         log.append(&[1]).unwrap();
         let first = log.sync().unwrap_err();
         assert!(
@@ -455,6 +527,27 @@ mod tests {
             assert!(matches!(err, LogError::Poisoned { .. }), "{err}");
             assert!(err.to_string().contains("write failed"), "{err}");
         }
+    }
+
+    #[test]
+    fn appends_go_on_while_a_batch_is_in_flight() {
+        let dir = Scratch::new("batch");
+        let path = dir.0.join("log");
+        let mut log = FileLog::<String, u32>::create(&path, &"h".to_string()).unwrap();
+        log.append(&[1, 2]).unwrap();
+        let batch = log.take_batch().unwrap().expect("two records pending");
+        log.append(&[3]).unwrap();
+        assert_eq!(log.size().records, 3, "in flight and pending both count");
+        let written = std::thread::spawn(move || {
+            let result = batch.write();
+            (batch, result)
+        });
+        let (batch, result) = written.join().unwrap();
+        log.finish_batch(batch, result).unwrap();
+        assert!(log.take_batch().unwrap().is_some(), "the third record");
+        drop(log);
+        let (_, recovered) = FileLog::<String, u32>::open(&path).unwrap();
+        assert_eq!(recovered.records, [1, 2], "the unfinished batch is lost");
     }
 
     #[test]

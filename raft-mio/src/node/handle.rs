@@ -134,7 +134,7 @@ impl fmt::Debug for Handle {
 
 /// A waker that is woken at most once until the woken side takes what is waiting.
 pub(crate) struct WakeOnce {
-    waker: Waker,
+    waker: Arc<Waker>,
     /// Set by the first request after the node last took its requests.
     pending: AtomicBool,
 }
@@ -152,7 +152,7 @@ impl WakeOnce {
 }
 
 impl Handle {
-    pub(crate) fn new(waker: Waker) -> (Handle, Receiver<Request>, Arc<WakeOnce>) {
+    pub(crate) fn new(waker: Arc<Waker>) -> (Handle, Receiver<Request>, Arc<WakeOnce>) {
         let (tx, rx) = mpsc::channel();
         let wake = Arc::new(WakeOnce {
             waker,

@@ -2,10 +2,11 @@
 //! application's state machine.
 //!
 //! One turn of the loop: wait for I/O or the next deadline; feed the core what happened
-//! (connections, messages, every request waiting from [`Handle`]s, timers); carry out its
-//! actions in order; write the messages queued so far, then make the turn's writes durable with
-//! one fdatasync and report them; snapshot if the log grew a lot; write the messages that
-//! followed. An idle node sleeps in `poll` until its next deadline.
+//! (connections, messages, every request waiting from [`Handle`]s, timers, the writes the
+//! syncer thread made durable); carry out its actions in order; snapshot when one is due;
+//! hand everything appended to the syncer as one batch (one write, one fdatasync) unless a
+//! batch is in flight; write the messages queued. An idle node sleeps in `poll` until its
+//! next deadline.
 
 mod admin;
 mod commands;
@@ -114,7 +115,7 @@ impl<S: StateMachine> Node<S> {
     /// server's address. `machine` must be in its initial, empty state: the node restores the
     /// snapshot and applies the log into it.
     pub fn open(path: &Path, machine: S, config: NodeConfig) -> Result<Node<S>, NodeError> {
-        let (storage, recovered) = Storage::open(path)?;
+        let (mut storage, recovered) = Storage::open(path)?;
         for warning in &recovered.warnings {
             (config.logger)(LogLevel::Warn, warning);
         }
@@ -131,7 +132,11 @@ impl<S: StateMachine> Node<S> {
         })?;
         let poll = Poll::new().map_err(io_error("creating the poll"))?;
         let waker = Waker::new(poll.registry(), WAKER).map_err(io_error("creating a waker"))?;
-        let (handle, requests, wake) = Handle::new(waker);
+        let waker = Arc::new(waker);
+        let (handle, requests, wake) = Handle::new(waker.clone());
+        storage
+            .sync_in_background(waker)
+            .map_err(io_error("starting the syncer thread"))?;
         let limits = Limits::new(
             server.election_timer(),
             server.backlog_threshold(),
@@ -197,6 +202,10 @@ impl<S: StateMachine> Node<S> {
             }
             self.turn(now)?;
             if let Some(exit) = self.exit.take() {
+                if !matches!(exit, Exit::Crashed(_)) {
+                    // Its last records (such as the note that it left) must reach the disk.
+                    self.persist_all(now)?;
+                }
                 self.commands.fail_all(&CommandError::Stopped);
                 return Ok(exit);
             }
@@ -234,10 +243,13 @@ impl<S: StateMachine> Node<S> {
         }
         self.server.step(now, raft_core::Event::Tick);
         self.drain(now)?;
-        self.persist(now)?;
+        self.take_durable(now)?;
         self.maybe_snapshot(now)?;
-        self.persist(now)?;
+        self.take_durable(now)?;
         self.feed_transport(now)?;
+        if !self.crashed() {
+            self.storage.start_sync();
+        }
         self.transport.flush_all(self.poll.registry());
         self.transport.set_limits(Limits::new(
             self.server.election_timer(),
@@ -270,25 +282,32 @@ impl<S: StateMachine> Node<S> {
         matches!(self.exit, Some(Exit::Crashed(_)))
     }
 
-    /// Makes this turn's writes durable and reports them, until no more writes follow. Also
-    /// after the server left or was shut down: its last records (such as the note that it
-    /// left) must reach the disk.
-    ///
-    /// The messages queued so far go out before each fdatasync: the core holds back every
-    /// message that needs this write durable, so what it released may travel while the disk
-    /// works, and a leader's appends reach the followers during its own fdatasync rather than
-    /// after it.
-    fn persist(&mut self, now: Millis) -> Result<(), NodeError> {
+    /// Reports to the core what the syncer made durable since the last turn. The next batch
+    /// starts at the end of the turn, with everything appended meanwhile: a busy server
+    /// syncs back to back while this thread goes on receiving, appending and sending, and the
+    /// core holds back every message that needs an unsynced write.
+    fn take_durable(&mut self, now: Millis) -> Result<(), NodeError> {
         while !self.crashed() {
-            if self.storage.has_pending() {
-                self.transport.flush_all(self.poll.registry());
-            }
-            let Some(event) = self.storage.flush() else {
+            let Some(event) = self.storage.take_completed() else {
                 return Ok(());
             };
             self.server.step(now, event);
             self.drain(now)?;
         }
+        Ok(())
+    }
+
+    /// Makes every write durable now, waiting for the disk, until no more writes follow;
+    /// for a node that is stopping.
+    fn persist_all(&mut self, now: Millis) -> Result<(), NodeError> {
+        while !self.crashed() {
+            let Some(event) = self.storage.flush() else {
+                break;
+            };
+            self.server.step(now, event);
+            self.drain(now)?;
+        }
+        self.transport.flush_all(self.poll.registry());
         Ok(())
     }
 
