@@ -3,13 +3,15 @@
 //!
 //! raft-mio makes no protocol decisions; it carries out the core's actions:
 //!
-//! - [`storage`]: `WriteLog` and `ReplaceLog` on a [`filelog::FileLog`]; every write of one
-//!   turn of the loop goes out in one write and one fdatasync (group commit), then
-//!   `Event::Persisted`. A disk error becomes `Event::PersistFailed` (the failed state, S10).
+//! - [`storage`]: `WriteLog` and `ReplaceLog` on a [`filelog::FileLog`]; everything appended
+//!   while the previous batch was syncing goes out in one write and one fdatasync on a syncer
+//!   thread (group commit), then `Event::Persisted`. A disk error becomes
+//!   `Event::PersistFailed` (the failed state, S10).
 //! - [`transport`]: `Connect`, `Disconnect` and `Send` over TCP with [`codec`] frames, a frame
 //!   size limit, reconnect with backoff, inactivity probes and backlog limits.
 //! - [`Node`]: the poll loop; a [`StateMachine`] receives `Apply` and `ApplySnapshot`, and a
-//!   [`Handle`] lets other threads execute commands and run administrative requests.
+//!   [`Handle`] lets other threads execute commands (waiting, or with a callback) and run
+//!   administrative requests.
 //!
 //! # Embedding
 //!

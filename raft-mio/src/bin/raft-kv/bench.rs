@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use raft_mio::kv::cluster::LocalCluster;
 
+use crate::echo::Echo;
 use crate::load;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -36,6 +37,8 @@ pub(crate) fn run(rest: &[String]) -> Result<(), String> {
         "loopback round trip p99: {:.1} us",
         rtt.1.as_secs_f64() * 1e6
     );
+    let ceiling = echo_ceiling(64).map_err(|e| format!("echo: {e}"))?;
+    println!("echo round trips/s, 64 clients: {ceiling:.0}");
     cluster.create(3)?;
     cluster.wait_leader(TIMEOUT)?;
     for clients in [1, 64] {
@@ -108,6 +111,28 @@ fn loopback_rtt(n: usize) -> std::io::Result<(Duration, Duration)> {
     drop(s);
     let _ = echo.join();
     Ok(quantiles(samples))
+}
+
+/// Round trips per second of `clients` closed-loop clients against the echo server over
+/// 2 s: the most the client protocol allows on this machine, with nothing behind it.
+fn echo_ceiling(clients: usize) -> Result<f64, String> {
+    const SPAN: Duration = Duration::from_secs(2);
+    let echo = Echo::start().map_err(|e| e.to_string())?;
+    let (leader, stop) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let generator = {
+        let (leader, stop) = (leader.clone(), stop.clone());
+        let address = echo.address;
+        thread::spawn(move || load::run(clients, &[address], &leader, &stop))
+    };
+    thread::sleep(SPAN);
+    stop.store(true, Ordering::Relaxed);
+    let tally = generator
+        .join()
+        .map_err(|_| "the load generator panicked")??;
+    Ok(tally.latencies.len() as f64 / SPAN.as_secs_f64())
 }
 
 /// What one load phase measured.

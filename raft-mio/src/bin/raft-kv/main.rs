@@ -5,6 +5,7 @@
 mod args;
 mod bench;
 mod demo;
+mod echo;
 mod load;
 mod server;
 

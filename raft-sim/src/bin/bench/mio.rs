@@ -23,7 +23,7 @@ pub(crate) fn run(seconds: u64) -> Result<(), String> {
         return Err(format!("raft-kv bench failed ({}): {text}", output.status));
     }
     println!(
-        "# mio: 3 raft-kv processes on 127.0.0.1, one fdatasync per loop turn, closed-loop \
+        "# mio: 3 raft-kv processes on 127.0.0.1, one fdatasync per batch, closed-loop \
          clients for {seconds} s per phase, following the leader"
     );
     for line in reprint(&text)? {
@@ -77,6 +77,10 @@ fn reprint(text: &str) -> Result<Vec<String>, String> {
     let mut lines = vec![
         format!("mio_fdatasync_us {}", pair("fdatasync latency")?),
         format!("mio_loopback_rtt_us {}", pair("loopback round trip")?),
+        format!(
+            "mio_echo_round_trips_per_sec clients=64 {:.0}",
+            get("echo round trips/s, 64 clients")?
+        ),
     ];
     for clients in [1, 64] {
         let commits = get(&format!("clients {clients}: commits/s"))?;
@@ -130,6 +134,7 @@ fdatasync latency p50: 0.068 ms
 fdatasync latency p99: 0.139 ms
 loopback round trip p50: 10.8 us
 loopback round trip p99: 24.3 us
+echo round trips/s, 64 clients: 185204
 clients  1: commits/s: 2838
 clients  1: latency p50: 0.292 ms
 clients  1: latency p99: 1.921 ms
@@ -148,6 +153,7 @@ clients 64: leader changes 2, failed commands 0
             [
                 "mio_fdatasync_us p50 68.0 p99 139.0",
                 "mio_loopback_rtt_us p50 10.8 p99 24.3",
+                "mio_echo_round_trips_per_sec clients=64 185204",
                 "mio_commits_per_sec clients=1 2838",
                 "mio_latency_us clients=1 p50 292.0 p99 1921.0",
                 "mio_commits_per_sec clients=64 18245",
