@@ -5,6 +5,31 @@ mod common;
 
 use common::{PATIENCE, cluster, fail, get, put};
 use raft_mio::kv::cluster::wait_for;
+use raft_mio::kv::{KvCommand, KvReply};
+
+/// A command relayed by a follower (C4) is answered with the state machine's reply, whether
+/// the leader's confirmation or the commit index reaches the follower first: one call, no
+/// retry, each time.
+#[test]
+fn a_follower_answers_a_relayed_command_with_its_reply() {
+    let mut c = cluster(3);
+    let leader = c.wait_leader(PATIENCE).unwrap_or_else(|e| fail(&c, &e));
+    let follower = (leader + 1) % 3;
+    let mut client = c.client(follower, PATIENCE).expect("connect");
+    for n in 0..50 {
+        let put = KvCommand::Put {
+            key: "k".into(),
+            value: n.to_string(),
+        };
+        match client.call(&put) {
+            Ok(reply) => assert_eq!(reply, KvReply::Ok),
+            // The relay's prerequisite may go stale under a concurrent append; such a command
+            // did not take effect and the follower says so.
+            Err(e) if e.certainly_not_applied() => {}
+            Err(e) => fail(&c, &format!("put {n} through follower {follower}: {e}")),
+        }
+    }
+}
 
 #[test]
 fn three_servers_created_and_joined_accept_writes_through_every_server() {

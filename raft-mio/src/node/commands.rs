@@ -83,12 +83,14 @@ impl Commands {
         }
     }
 
-    /// The core ended command `eid` with `status`.
+    /// The core ended command `eid` with `status`; this server applied everything up to
+    /// `applied` so far.
     pub(super) fn done(
         &mut self,
         eid: EntryId,
         status: CommandStatus,
         index: Option<Index>,
+        applied: Index,
         now: Millis,
     ) {
         let Some(mut p) = self.pending.remove(&eid) else {
@@ -100,8 +102,12 @@ impl Commands {
             return p.answer(Ok(output));
         }
         match status {
+            // Applied past it without its output: a snapshot covered it.
+            CommandStatus::Success if index.unwrap_or_default() <= applied => {
+                p.answer(Err(CommandError::ReplyLost));
+            }
             CommandStatus::Success => {
-                p.committed_at = Some(index.unwrap_or_default());
+                p.committed_at = index;
                 self.pending.insert(eid, p);
             }
             CommandStatus::NotLeader | CommandStatus::BadPrerequisite if now < p.give_up_at => {
@@ -111,9 +117,9 @@ impl Commands {
         }
     }
 
-    /// This server applied everything up to `applied`: a committed command that got no output
-    /// by then was covered by a snapshot.
-    pub(super) fn check_lost(&mut self, applied: Index) {
+    /// This server installed a snapshot up to `applied`: a committed command that got no
+    /// output by then never will.
+    pub(super) fn snapshot_installed(&mut self, applied: Index) {
         let lost: Vec<EntryId> = self
             .pending
             .iter()

@@ -356,7 +356,6 @@ impl<S: StateMachine> Node<S> {
                 return Ok(());
             }
         }
-        self.commands.check_lost(self.applied);
         Ok(())
     }
 
@@ -375,6 +374,7 @@ impl<S: StateMachine> Node<S> {
                     .restore(data.as_bytes())
                     .map_err(NodeError::Restore)?;
                 self.applied = index;
+                self.commands.snapshot_installed(index);
             }
             Action::Apply { index, eid, data } => {
                 let output = self.machine.apply(index, data.as_bytes());
@@ -382,7 +382,7 @@ impl<S: StateMachine> Node<S> {
                 self.commands.applied(eid, output);
             }
             Action::CommandDone { eid, status, index } => {
-                self.commands.done(eid, status, index, now)
+                self.commands.done(eid, status, index, self.applied, now)
             }
             Action::Connect { address } => self.transport.connect(registry, address, now),
             Action::Disconnect { address } => self.transport.disconnect(registry, &address),
