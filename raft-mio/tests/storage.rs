@@ -54,16 +54,7 @@ fn a_full_disk_becomes_persist_failed_and_the_server_fails() {
             return;
         }
     };
-    let (header, records) = bootstrap::create_cluster(
-        ServerId::from_u128(1),
-        ClusterId::from_u128(2),
-        "kv",
-        "tcp:127.0.0.1:1",
-        EntryId::from_u128(3),
-        Data::default(),
-        None,
-    )
-    .unwrap();
+    let (header, records) = cluster_log();
     let log = RaftLog::create(fs.0.join("kv.db"), &header).unwrap();
     let mut storage = Storage::new(log);
     let big = Record::Entry {
