@@ -135,6 +135,28 @@ fn pipelined_commands_are_answered_in_order() {
     }
 }
 
+/// A client that writes far more than the server's window and buffers hold, reading its
+/// answers only as it goes: everything is answered, in order (the server stops reading it
+/// while its answers wait unwritten, and resumes as they drain).
+#[test]
+fn a_flood_of_pipelined_commands_is_answered_in_order() {
+    const N: usize = 20_000;
+    let served = Served::start("flood");
+    let mut s = served.connect();
+    let mut writer = s.try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        // About 5 MB: more than the server's read buffer limit and the sockets' buffers.
+        let value = "v".repeat(200);
+        let commands: Vec<_> = (0..N).map(|i| put(&format!("k{}", i % 100), &value)).collect();
+        writer.write_all(&frames(&commands)).unwrap();
+    });
+    let (got, closed) = responses(&mut s, N);
+    sender.join().unwrap();
+    assert!(!closed);
+    assert_eq!(got.len(), N);
+    assert!(got.iter().all(|r| *r == KvResponse::Reply(KvReply::Ok)));
+}
+
 #[test]
 fn a_half_closed_client_gets_every_answer_then_the_end() {
     let served = Served::start("half-close");

@@ -187,26 +187,35 @@ impl ClientServer {
         }
     }
 
-    /// Submits what the session can take, and writes what it can answer.
+    /// Submits what the session can take, reading on where a full buffer stopped it, and
+    /// writes what it can answer.
     fn service(&mut self, token: usize) {
         let Some(session) = self.sessions.get_mut(&token) else {
             return;
         };
-        if session.encode_answers().is_err() {
-            return self.close(token);
-        }
         let deadline = Instant::now() + self.timeout;
-        session.take_requests(deadline, |payload| {
-            let id = self.next_id;
-            self.next_id += 1;
-            self.owners.insert(id, token);
-            let completions = self.completions.clone();
-            self.handle.execute_then(
-                payload.to_vec(),
-                Box::new(move |result| completions.push(id, result)),
-            );
-            id
-        });
+        loop {
+            if session.encode_answers().is_err() {
+                return self.close(token);
+            }
+            session.take_requests(deadline, |payload| {
+                let id = self.next_id;
+                self.next_id += 1;
+                self.owners.insert(id, token);
+                let completions = self.completions.clone();
+                self.handle.execute_then(
+                    payload.to_vec(),
+                    Box::new(move |result| completions.push(id, result)),
+                );
+                id
+            });
+            if !session.may_read_more() {
+                break;
+            }
+            if session.read(&mut self.read_buf).is_err() {
+                return self.close(token);
+            }
+        }
         if !matches!(session.flush(), Ok(true)) {
             self.close(token);
         }

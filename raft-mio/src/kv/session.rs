@@ -15,6 +15,14 @@ use crate::codec::{FrameDecoder, encode_frame};
 /// answers go out, so a client cannot queue work without bound.
 pub(super) const MAX_IN_FLIGHT: usize = 64;
 
+/// Encoded answers a connection may hold unwritten before it stops taking requests: a client
+/// that sends without reading its answers is not served further until it reads.
+const MAX_UNWRITTEN: usize = 1 << 20;
+
+/// Received bytes a connection may hold undecoded before it stops reading the socket. Above
+/// the largest frame, so a full buffer always holds a complete request.
+const MAX_UNREAD: usize = 2 * MAX_CLIENT_FRAME;
+
 /// A command sent to the node and not yet answered to the client.
 struct InFlight {
     /// Unique across the server, to match the node's completion.
@@ -35,6 +43,9 @@ pub(super) struct Session {
     eof: bool,
     /// The peer sent something unusable: read nothing more, answer, then close.
     refused: bool,
+    /// Reading stopped at `MAX_UNREAD` with more maybe waiting in the socket, which will not
+    /// signal again (it is edge-triggered): read again once requests were taken.
+    paused: bool,
 }
 
 impl Session {
@@ -46,13 +57,18 @@ impl Session {
             in_flight: VecDeque::new(),
             eof: false,
             refused: false,
+            paused: false,
         }
     }
 
-    /// Reads everything the socket has (it is edge-triggered). `Err` means the connection is
-    /// broken and should be dropped.
+    /// Reads what the socket has (it is edge-triggered), up to `MAX_UNREAD` buffered. `Err`
+    /// means the connection is broken and should be dropped.
     pub(super) fn read(&mut self, buf: &mut [u8]) -> io::Result<()> {
         loop {
+            self.paused = self.decoder.buffered() >= MAX_UNREAD;
+            if self.paused {
+                return Ok(());
+            }
             match self.stream.read(buf) {
                 Ok(0) => {
                     self.eof = true;
@@ -66,6 +82,11 @@ impl Session {
         }
     }
 
+    /// True if reading stopped at the buffer limit and the buffer has room again.
+    pub(super) fn may_read_more(&self) -> bool {
+        self.paused && self.decoder.buffered() < MAX_UNREAD
+    }
+
     /// Hands each complete request to `submit` while the in-flight window has room: the
     /// frame's payload, which is the command's JSON; `submit` returns the id under which the
     /// completion will come. An undecodable request is answered in its turn and ends the
@@ -75,7 +96,10 @@ impl Session {
         deadline: Instant,
         mut submit: impl FnMut(&[u8]) -> u64,
     ) {
-        while !self.refused && self.in_flight.len() < MAX_IN_FLIGHT {
+        while !self.refused
+            && self.in_flight.len() < MAX_IN_FLIGHT
+            && self.out.len() < MAX_UNWRITTEN
+        {
             let payload = match self.decoder.next_payload() {
                 Ok(Some(payload)) => payload,
                 Ok(None) => return,
