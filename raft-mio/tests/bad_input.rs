@@ -1,9 +1,10 @@
 //! Bad input at every entry point of the adapter, against a real `raft-kv serve` process and
 //! against `Node::open` in-process: oversized frames, garbage and half-open connections on the
-//! Raft and client ports, nonsense on the control socket, and damaged log files (truncated at
-//! every byte of the last record, a flipped bit in every record, a header of another format,
-//! version or application, a log held by another server). Each gets a clear error, the server
-//! keeps serving where it can, and no acknowledged write is lost.
+//! Raft and client ports, more clients than descriptors, nonsense on the control socket, and
+//! damaged log files (truncated at every byte of the last record, a flipped bit in every
+//! record, a header of another format, version or application, a log held by another server).
+//! Each gets a clear error, the server keeps serving where it can, and no acknowledged write
+//! is lost.
 //!
 //! The file log's own recovery rules are tested byte by byte in `filelog_recovery.rs`, the
 //! transport's limits against a raw peer in `transport.rs`, and the lock across processes in
@@ -23,7 +24,7 @@ use raft_core::{LogLevel, Message, Rpc, ServerId};
 use raft_mio::codec::encode_frame;
 use raft_mio::filelog::{FileLog, MAGIC_LEN};
 use raft_mio::kv::KvStore;
-use raft_mio::kv::cluster::{LocalCluster, free_port, wait_for};
+use raft_mio::kv::cluster::{Host, LocalCluster, free_port, wait_for};
 use raft_mio::transport::Wire;
 use raft_mio::{Node, NodeConfig, create_cluster};
 
@@ -159,6 +160,59 @@ fn garbage_on_every_port_is_refused_and_the_server_keeps_serving() {
     for key in ["before", "HTTP", "stranger", "client"] {
         assert!(get(&c, 0, key).is_some(), "{key} was acknowledged");
     }
+}
+
+/// Clients beyond the server's descriptor limit wait in the listen queue; the server says it
+/// cannot accept, retries, and serves them once earlier clients leave (the listener, being
+/// edge-triggered, would not signal those waiting connections again).
+#[test]
+fn clients_beyond_the_descriptor_limit_are_served_once_others_leave() {
+    if std::process::Command::new("prlimit")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("SKIPPED: no prlimit (util-linux) to lower the server's descriptor limit");
+        return;
+    }
+    let mut c = LocalCluster::new(env!("CARGO_BIN_EXE_raft-kv").as_ref(), None).unwrap();
+    let host = Host {
+        prefix: ["prlimit", "--nofile=64", "--"].map(String::from).to_vec(),
+        ..Host::default()
+    };
+    if let Err(e) = c.create_on(vec![host]) {
+        fail(&c, &format!("creating a server under prlimit: {e}"));
+    }
+    put(&c, 0, "before", "1");
+    let client = c.servers[0].client;
+    // More connections than descriptors left: the kernel completes them all, the server
+    // accepts until it runs out.
+    let crowd: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(client).unwrap())
+        .collect();
+    wait_for(HANG_UP, "the server to say it cannot accept", || {
+        let log = fs::read_to_string(&c.servers[0].log).ok()?;
+        log.contains("cannot accept a client").then_some(())
+    })
+    .unwrap_or_else(|e| fail(&c, &e));
+    let mut last = crowd.into_iter().last().unwrap();
+    // The others leave (dropped with the vector), freeing the server's descriptors.
+    last.set_read_timeout(Some(HANG_UP)).unwrap();
+    let mut request = Vec::new();
+    let get = raft_mio::kv::KvCommand::Get {
+        key: "before".into(),
+    };
+    encode_frame(&get, &mut request).unwrap();
+    last.write_all(&request).unwrap();
+    let mut answer = [0; 64];
+    let n = last
+        .read(&mut answer)
+        .unwrap_or_else(|e| fail(&c, &format!("the last client was never served: {e}")));
+    assert!(
+        String::from_utf8_lossy(&answer[..n]).contains(r#"{"reply":{"value":"1"}}"#),
+        "{:?}",
+        String::from_utf8_lossy(&answer[..n])
+    );
 }
 
 #[test]

@@ -147,7 +147,9 @@ fn a_flood_of_pipelined_commands_is_answered_in_order() {
     let sender = thread::spawn(move || {
         // About 5 MB: more than the server's read buffer limit and the sockets' buffers.
         let value = "v".repeat(200);
-        let commands: Vec<_> = (0..N).map(|i| put(&format!("k{}", i % 100), &value)).collect();
+        let commands: Vec<_> = (0..N)
+            .map(|i| put(&format!("k{}", i % 100), &value))
+            .collect();
         writer.write_all(&frames(&commands)).unwrap();
     });
     let (got, closed) = responses(&mut s, N);

@@ -42,6 +42,8 @@ const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
 /// The first token of a client connection.
 const FIRST_SESSION: usize = 2;
+/// How long to wait before accepting again after the system refused (no descriptors).
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// Accepts clients on `listener` and serves them until the poll fails. Each command waits up
 /// to `timeout` for its outcome, then is answered with a timeout error.
@@ -93,6 +95,8 @@ struct ClientServer {
     owners: BTreeMap<u64, usize>,
     next_id: u64,
     read_buf: Vec<u8>,
+    /// When to try accepting again after the system refused.
+    accept_retry_at: Option<Instant>,
 }
 
 impl ClientServer {
@@ -116,6 +120,7 @@ impl ClientServer {
             owners: BTreeMap::new(),
             next_id: 0,
             read_buf: vec![0; 64 * 1024],
+            accept_retry_at: None,
         })
     }
 
@@ -144,6 +149,9 @@ impl ClientServer {
                     }
                 }
             }
+            if self.accept_retry_at.is_some_and(|at| at <= Instant::now()) {
+                self.accept();
+            }
             touched.extend(self.complete());
             touched.extend(self.expire());
             touched.sort_unstable();
@@ -159,10 +167,19 @@ impl ClientServer {
             let mut stream = match self.listener.accept() {
                 Ok((stream, _)) => stream,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                // A client that vanished between connect and accept, or a passing shortage of
-                // descriptors: nothing to serve now.
-                Err(_) => return,
+                // A client that vanished between connect and accept: others may be waiting.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+                Err(e) => {
+                    // Out of descriptors or memory, for now: the listener will not signal the
+                    // connections already waiting again, so try again shortly.
+                    if self.accept_retry_at.is_none() {
+                        eprintln!("raft-kv: cannot accept a client ({e}); retrying");
+                    }
+                    self.accept_retry_at = Some(Instant::now() + ACCEPT_RETRY);
+                    return;
+                }
             };
+            self.accept_retry_at = None;
             let _ = stream.set_nodelay(true);
             let token = self.next_token;
             self.next_token += 1;
@@ -251,10 +268,8 @@ impl ClientServer {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.sessions
-            .values()
-            .filter_map(Session::next_deadline)
-            .min()
+        let sessions = self.sessions.values().filter_map(Session::next_deadline);
+        sessions.chain(self.accept_retry_at).min()
     }
 
     fn close(&mut self, token: usize) {
