@@ -162,11 +162,11 @@ fn garbage_on_every_port_is_refused_and_the_server_keeps_serving() {
     }
 }
 
-/// Clients beyond the server's descriptor limit wait in the listen queue; the server says it
-/// cannot accept, retries, and serves them once earlier clients leave (the listener, being
-/// edge-triggered, would not signal those waiting connections again).
+/// Clients and peers beyond the server's descriptor limit wait in the listen queues; the
+/// server says it cannot accept, retries, and serves them once earlier ones leave (the
+/// listeners, being edge-triggered, would not signal those waiting connections again).
 #[test]
-fn clients_beyond_the_descriptor_limit_are_served_once_others_leave() {
+fn connections_beyond_the_descriptor_limit_are_served_once_others_leave() {
     if std::process::Command::new("prlimit")
         .arg("--version")
         .output()
@@ -213,6 +213,28 @@ fn clients_beyond_the_descriptor_limit_are_served_once_others_leave() {
         "{:?}",
         String::from_utf8_lossy(&answer[..n])
     );
+    drop(last);
+
+    // The Raft port the same way: the last of a crowd is accepted once the others leave, and
+    // then hung up on by the inactivity probe, since it says nothing.
+    let raft = raft_addr(&c);
+    let crowd: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(raft).unwrap())
+        .collect();
+    wait_for(HANG_UP, "the server to say accept failed", || {
+        let log = fs::read_to_string(&c.servers[0].log).ok()?;
+        log.contains("accept failed").then_some(())
+    })
+    .unwrap_or_else(|e| fail(&c, &e));
+    let mut last = crowd.into_iter().last().unwrap();
+    last.set_read_timeout(Some(HANG_UP)).unwrap();
+    let mut rest = Vec::new();
+    if let Err(e) = last.read_to_end(&mut rest)
+        && matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+    {
+        fail(&c, "the last Raft connection was never accepted");
+    }
+    put(&c, 0, "after", "1");
 }
 
 #[test]

@@ -32,6 +32,8 @@ const MIN_BACKOFF_MS: u64 = 100;
 const MAX_BACKOFF_MS: u64 = 2000;
 /// Bytes read per `read` call.
 const READ_CHUNK: usize = 64 * 1024;
+/// The pause before accepting again after the system refused a connection.
+const ACCEPT_RETRY_MS: u64 = 100;
 
 /// An outgoing connection the core wants.
 #[derive(Debug)]
@@ -60,6 +62,9 @@ pub struct Transport {
     /// Where every connection reads into before decoding: one buffer, allocated once, rather
     /// than a fresh (zeroed) one per readiness event.
     read_buf: Box<[u8]>,
+    /// When to try accepting again after the system refused (no descriptors): the listener
+    /// is edge-triggered, so it would not signal the connections already queued again.
+    accept_retry_at: Option<Millis>,
 }
 
 impl Transport {
@@ -83,6 +88,7 @@ impl Transport {
             events: Vec::new(),
             logs: Vec::new(),
             read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+            accept_retry_at: None,
         })
     }
 
@@ -192,6 +198,9 @@ impl Transport {
     /// Fires the transport's timers: reconnects, connect timeouts and inactivity probes.
     pub fn tick(&mut self, registry: &Registry, now: Millis) {
         self.now = self.now.max(now);
+        if self.accept_retry_at.is_some_and(|at| at <= now) {
+            self.accept(registry, now);
+        }
         let due: Vec<Address> = self
             .dials
             .iter()
@@ -241,7 +250,7 @@ impl Transport {
             };
             c.last_recv.plus(wait)
         });
-        dials.chain(conns).min()
+        dials.chain(conns).chain(self.accept_retry_at).min()
     }
 
     // -------------------------------------------------------------------------------------
@@ -258,6 +267,7 @@ impl Transport {
     }
 
     fn accept(&mut self, registry: &Registry, now: Millis) {
+        self.accept_retry_at = None;
         loop {
             match self.listener.accept() {
                 Ok((mut stream, peer)) => {
@@ -284,9 +294,12 @@ impl Transport {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    // Typically EMFILE: keep serving existing connections; the listener fires
-                    // again on the next connection attempt.
-                    self.log(LogLevel::Warn, format!("accept failed: {e}"));
+                    // Typically EMFILE: keep serving existing connections, and try again
+                    // shortly for the ones queued.
+                    if self.accept_retry_at.is_none() {
+                        self.log(LogLevel::Warn, format!("accept failed: {e}; retrying"));
+                    }
+                    self.accept_retry_at = Some(now.plus(ACCEPT_RETRY_MS));
                     return;
                 }
             }
