@@ -6,7 +6,7 @@
 //! meanwhile. The node completes commands on its own thread into a shared queue and wakes
 //! this loop at most once per batch, so neither side switches threads per command.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -91,8 +91,9 @@ struct ClientServer {
     completions: Arc<Completions>,
     sessions: BTreeMap<usize, Session>,
     next_token: usize,
-    /// Which session each command in flight belongs to, by command id.
-    owners: BTreeMap<u64, usize>,
+    /// Which session each command in flight belongs to, by command id (hashed: one insert
+    /// and one removal per command, never iterated).
+    owners: HashMap<u64, usize>,
     next_id: u64,
     read_buf: Vec<u8>,
     /// When to try accepting again after the system refused.
@@ -117,7 +118,7 @@ impl ClientServer {
             }),
             sessions: BTreeMap::new(),
             next_token: FIRST_SESSION,
-            owners: BTreeMap::new(),
+            owners: HashMap::new(),
             next_id: 0,
             read_buf: vec![0; 64 * 1024],
             accept_retry_at: None,

@@ -8,7 +8,7 @@
 //! follower's prerequisite goes stale whenever the leader appends, and an election leaves
 //! every server without a leader for a moment.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt;
 
 use raft_core::{CommandStatus, Data, EntryId, Index, Millis};
@@ -58,7 +58,9 @@ impl fmt::Debug for Pending {
 /// Every command in progress.
 #[derive(Debug, Default)]
 pub(super) struct Commands {
-    pending: BTreeMap<EntryId, Pending>,
+    /// Hashed: every command is inserted and removed once, on the loop's hot path, and
+    /// nothing depends on their order (each answer goes to its own requester).
+    pending: HashMap<EntryId, Pending>,
     /// Refused commands to execute again, with when.
     retry: Vec<(Millis, Pending)>,
 }
