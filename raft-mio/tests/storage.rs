@@ -22,8 +22,8 @@ use raft_mio::storage::{RaftLog, Storage};
 struct Tmpfs(PathBuf);
 
 impl Tmpfs {
-    fn mount(size: &str) -> Result<Tmpfs, String> {
-        let dir = std::env::temp_dir().join(format!("raft-mio-full-{}", std::process::id()));
+    fn mount(size: &str, name: &str) -> Result<Tmpfs, String> {
+        let dir = std::env::temp_dir().join(format!("raft-mio-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let out = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
@@ -47,7 +47,18 @@ impl Drop for Tmpfs {
 
 #[test]
 fn a_full_disk_becomes_persist_failed_and_the_server_fails() {
-    let fs = match Tmpfs::mount("64k") {
+    full_disk(false);
+}
+
+#[test]
+fn a_full_disk_fails_a_batch_written_in_the_background_the_same_way() {
+    full_disk(true);
+}
+
+/// Writes a record too big for a 64 KiB tmpfs, syncing on this thread or on the syncer's.
+fn full_disk(background: bool) {
+    let name = if background { "full-bg" } else { "full" };
+    let fs = match Tmpfs::mount("64k", name) {
         Ok(fs) => fs,
         Err(why) => {
             println!("SKIPPED: cannot mount a tmpfs (needs root): {why}");
@@ -67,8 +78,18 @@ fn a_full_disk_becomes_persist_failed_and_the_server_fails() {
             },
         },
     };
+    let mut poll = Poll::new().unwrap();
+    if background {
+        let waker = Arc::new(Waker::new(poll.registry(), Token(0)).unwrap());
+        storage.sync_in_background(waker).unwrap();
+    }
     storage.write(WriteTicket(1), &[big]);
-    let event = storage.flush().expect("a flush reports something");
+    let event = if background {
+        storage.start_sync();
+        completed(&mut storage, &mut poll)
+    } else {
+        storage.flush().expect("a flush reports something")
+    };
     let Event::PersistFailed { ticket, reason } = &event else {
         panic!("expected PersistFailed, got {event:?}");
     };
@@ -111,6 +132,19 @@ fn entry(index: u64) -> Record {
     }
 }
 
+/// Waits for the syncer's wake-up on `poll`, then takes what completed.
+fn completed(storage: &mut Storage, poll: &mut Poll) -> Event {
+    let mut events = Events::with_capacity(4);
+    loop {
+        if let Some(event) = storage.take_completed() {
+            return event;
+        }
+        poll.poll(&mut events, Some(Duration::from_secs(10)))
+            .unwrap();
+        assert!(!events.is_empty(), "the syncer did not wake the poll");
+    }
+}
+
 /// A storage syncing in the background in a fresh directory, and the poll its syncer wakes.
 struct Background {
     dir: PathBuf,
@@ -132,18 +166,8 @@ impl Background {
         Background { dir, storage, poll }
     }
 
-    /// Waits for the syncer's wake-up, then takes what completed.
     fn completed(&mut self) -> Event {
-        let mut events = Events::with_capacity(4);
-        loop {
-            if let Some(event) = self.storage.take_completed() {
-                return event;
-            }
-            self.poll
-                .poll(&mut events, Some(Duration::from_secs(10)))
-                .unwrap();
-            assert!(!events.is_empty(), "the syncer did not wake the poll");
-        }
+        completed(&mut self.storage, &mut self.poll)
     }
 
     /// The records of the log as a restart reads them, after dropping the storage.
