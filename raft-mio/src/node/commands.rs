@@ -159,3 +159,97 @@ impl Commands {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::{self, Receiver};
+
+    use super::*;
+
+    const EID: EntryId = EntryId::from_u128(7);
+
+    /// A command waiting in `commands` under `EID`, and where its answer arrives.
+    fn waiting(commands: &mut Commands) -> Receiver<CommandResult> {
+        let (tx, rx) = mpsc::channel();
+        let reply = Reply::new(Box::new(move |r| tx.send(r).unwrap()));
+        commands.add(EID, Pending::new(Data::default(), reply, Millis(1000)));
+        rx
+    }
+
+    #[test]
+    fn the_answer_waits_for_both_the_commit_and_the_output_in_either_order() {
+        let mut commands = Commands::default();
+        let rx = waiting(&mut commands);
+        commands.done(
+            EID,
+            CommandStatus::Success,
+            Some(Index(5)),
+            Index(3),
+            Millis(0),
+        );
+        assert!(rx.try_recv().is_err(), "committed, not applied yet");
+        commands.applied(EID, b"out".to_vec());
+        assert_eq!(rx.try_recv(), Ok(Ok(b"out".to_vec())));
+
+        let rx = waiting(&mut commands);
+        commands.applied(EID, b"first".to_vec());
+        assert!(rx.try_recv().is_err(), "applied, not yet confirmed");
+        commands.done(
+            EID,
+            CommandStatus::Success,
+            Some(Index(5)),
+            Index(5),
+            Millis(0),
+        );
+        assert_eq!(rx.try_recv(), Ok(Ok(b"first".to_vec())));
+    }
+
+    #[test]
+    fn a_reply_covered_by_a_snapshot_is_lost_whichever_comes_first() {
+        let mut commands = Commands::default();
+        let rx = waiting(&mut commands);
+        commands.done(
+            EID,
+            CommandStatus::Success,
+            Some(Index(5)),
+            Index(3),
+            Millis(0),
+        );
+        commands.snapshot_installed(Index(4));
+        assert!(rx.try_recv().is_err(), "the snapshot stops short of it");
+        commands.snapshot_installed(Index(9));
+        assert_eq!(rx.try_recv(), Ok(Err(CommandError::ReplyLost)));
+
+        let rx = waiting(&mut commands);
+        commands.done(
+            EID,
+            CommandStatus::Success,
+            Some(Index(5)),
+            Index(9),
+            Millis(0),
+        );
+        assert_eq!(
+            rx.try_recv(),
+            Ok(Err(CommandError::ReplyLost)),
+            "applied past it already, without its output"
+        );
+    }
+
+    #[test]
+    fn a_refused_command_is_retried_until_its_deadline() {
+        let mut commands = Commands::default();
+        let rx = waiting(&mut commands);
+        commands.done(EID, CommandStatus::NotLeader, None, Index(0), Millis(10));
+        assert!(rx.try_recv().is_err());
+        assert_eq!(commands.next_deadline(), Some(Millis(10 + RETRY_PAUSE_MS)));
+        let mut due = commands.take_due(Millis(10 + RETRY_PAUSE_MS));
+        assert_eq!(due.len(), 1);
+        commands.add(EID, due.pop().unwrap());
+        commands.done(EID, CommandStatus::NotLeader, None, Index(0), Millis(1000));
+        assert_eq!(
+            rx.try_recv(),
+            Ok(Err(CommandError::Status(CommandStatus::NotLeader))),
+            "past its deadline the refusal is the answer"
+        );
+    }
+}

@@ -21,6 +21,10 @@ pub type OnDone = Box<dyn FnOnce(CommandResult) + Send>;
 pub(crate) struct Reply(Option<OnDone>);
 
 impl Reply {
+    pub(crate) fn new(on_done: OnDone) -> Reply {
+        Reply(Some(on_done))
+    }
+
     pub(crate) fn send(mut self, result: CommandResult) {
         if let Some(on_done) = self.0.take() {
             on_done(result);
@@ -182,7 +186,7 @@ impl Handle {
         // Reply answers `Stopped` as it drops.
         self.submit(Request::Execute {
             data,
-            reply: Reply(Some(on_done)),
+            reply: Reply::new(on_done),
         });
     }
 
