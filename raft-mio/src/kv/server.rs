@@ -20,7 +20,7 @@ use super::KvReply;
 use super::session::Session;
 use crate::{CommandResult, Handle};
 
-/// The server's answer to a client's [`KvCommand`].
+/// The server's answer to a client's [`KvCommand`](super::KvCommand).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum KvResponse {

@@ -85,7 +85,15 @@ pub enum Exit {
     Crashed(&'static str),
 }
 
-/// A running Raft server with its state machine `S`. See the [module docs](self).
+/// A running Raft server with its state machine `S`: one raft-core server driven by a mio
+/// poll loop, with its log, its transport, and a syncer thread that makes each batch of
+/// writes durable while the loop goes on.
+///
+/// One turn of the loop: wait for I/O or the next deadline; feed the core what happened
+/// (connections, messages, every request waiting from [`Handle`]s, timers, the writes the
+/// syncer made durable); carry out its actions in order; snapshot when one is due; hand
+/// everything appended to the syncer as one batch unless a batch is in flight; write the
+/// messages queued. An idle node sleeps in `poll` until its next deadline.
 pub struct Node<S> {
     poll: Poll,
     server: Server,
