@@ -157,7 +157,11 @@ mod tests {
     fn a_draw_too_wide_for_the_last_byte_leaves_it_for_a_narrower_one() {
         let mut r = SimRng::with_choices(7, vec![5]);
         let mut prng = SimRng::new(7);
-        assert_eq!(r.below(1000), prng.below(1000), "two bytes wanted, one left");
+        assert_eq!(
+            r.below(1000),
+            prng.below(1000),
+            "two bytes wanted, one left"
+        );
         assert_eq!(r.below(10), 5, "the last byte is still there");
         assert_eq!(r.below(10), prng.below(10), "used up: the PRNG from here");
     }

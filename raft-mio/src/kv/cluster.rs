@@ -296,6 +296,11 @@ impl LocalCluster {
         }
     }
 
+    /// The process id of server `i`, while it runs.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.servers[i].child.as_ref().map(Child::id)
+    }
+
     /// True if server `i` was started and has not exited.
     pub fn is_running(&mut self, i: usize) -> bool {
         match &mut self.servers[i].child {

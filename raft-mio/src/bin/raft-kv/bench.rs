@@ -48,6 +48,15 @@ pub(crate) fn run(rest: &[String]) -> Result<(), String> {
         println!("clients {clients:2}: commits/s: {commits:.0}");
         println!("clients {clients:2}: latency p50: {:.3} ms", ms(p50));
         println!("clients {clients:2}: latency p99: {:.3} ms", ms(p99));
+        if let Some(cpu) = &run.cpu {
+            let followers: Vec<String> = cpu.followers.iter().map(|f| format!("{f:.1}")).collect();
+            println!(
+                "clients {clients:2}: cpu us per commit, leader {:.1}, followers {}, clients {:.1}",
+                cpu.leader,
+                followers.join(" "),
+                cpu.clients
+            );
+        }
         println!(
             "clients {clients:2}: leader changes {}, failed commands {}",
             run.leader_changes, run.failed
@@ -143,6 +152,62 @@ struct Run {
     failed: u64,
     /// How often the clients moved to a new leader.
     leader_changes: u64,
+    /// CPU time per commit: the leader at the end, the other servers, and this process (the
+    /// load generator), or `None` where /proc could not tell.
+    cpu: Option<CpuPerCommit>,
+}
+
+/// Microseconds of CPU per committed command, by process.
+struct CpuPerCommit {
+    leader: f64,
+    followers: Vec<f64>,
+    clients: f64,
+}
+
+/// CPU time used so far by every thread of process `pid` (`None`: this process), from
+/// /proc's per-thread scheduler statistics, in nanoseconds.
+fn cpu_ns(pid: Option<u32>) -> Option<u64> {
+    let dir = match pid {
+        Some(pid) => format!("/proc/{pid}/task"),
+        None => "/proc/self/task".to_owned(),
+    };
+    let mut total = 0;
+    for task in std::fs::read_dir(dir).ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+/// CPU of each server (by index) and of this process, in nanoseconds.
+fn cpu_snapshot(cluster: &LocalCluster) -> Option<(Vec<u64>, u64)> {
+    let servers = (0..cluster.servers.len())
+        .map(|i| cpu_ns(Some(cluster.pid(i)?)))
+        .collect::<Option<Vec<_>>>()?;
+    Some((servers, cpu_ns(None)?))
+}
+
+fn cpu_per_commit(
+    before: Option<(Vec<u64>, u64)>,
+    after: Option<(Vec<u64>, u64)>,
+    leader: usize,
+    commits: usize,
+) -> Option<CpuPerCommit> {
+    let ((b, b_self), (a, a_self)) = (before?, after?);
+    let per = |ns: u64| ns as f64 / 1e3 / commits.max(1) as f64;
+    let used: Vec<f64> = a
+        .iter()
+        .zip(&b)
+        .map(|(a, b)| per(a.saturating_sub(*b)))
+        .collect();
+    Some(CpuPerCommit {
+        leader: *used.get(leader)?,
+        followers: (0..used.len())
+            .filter(|&i| i != leader)
+            .map(|i| used[i])
+            .collect(),
+        clients: per(a_self.saturating_sub(b_self)),
+    })
 }
 
 /// How often the leader is looked up during a load phase.
@@ -163,6 +228,7 @@ fn load(cluster: &mut LocalCluster, clients: usize, duration: Duration) -> Resul
         let (leader, stop) = (leader.clone(), stop.clone());
         thread::spawn(move || load::run(clients, &addresses, &leader, &stop))
     };
+    let cpu_before = cpu_snapshot(cluster);
     let end = Instant::now() + duration;
     let mut leader_changes = 0;
     while let Some(left) = end.checked_duration_since(Instant::now()) {
@@ -177,12 +243,15 @@ fn load(cluster: &mut LocalCluster, clients: usize, duration: Duration) -> Resul
         }
     }
     stop.store(true, Ordering::Relaxed);
+    let cpu_after = cpu_snapshot(cluster);
     let tally = generator
         .join()
         .map_err(|_| "the load generator panicked")??;
+    let commits = tally.latencies.len();
     Ok(Run {
         latencies: tally.latencies,
         failed: tally.failed,
         leader_changes,
+        cpu: cpu_per_commit(cpu_before, cpu_after, current, commits),
     })
 }
