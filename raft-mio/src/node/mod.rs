@@ -39,9 +39,6 @@ use schedule::SnapshotSchedule;
 
 /// The poll token of the handle's waker.
 const WAKER: Token = Token(1);
-/// A snapshot is worth taking only with at least this many entries to discard (as the
-/// reference's storage layer requires).
-const MIN_SNAPSHOT_ENTRIES: u64 = 100;
 
 /// Settings of a node beyond what the log holds.
 #[derive(Clone)]
@@ -437,8 +434,11 @@ impl<S: StateMachine> Node<S> {
     /// see [`SnapshotSchedule`]) or was asked for. A leader first hands over leadership, since
     /// writing a snapshot stalls the loop and the cluster should not wait (N3).
     fn maybe_snapshot(&mut self, now: Millis) -> Result<(), NodeError> {
-        let due = self.server.log_length() >= MIN_SNAPSHOT_ENTRIES
-            && self.snapshots.due(now, self.storage.size().grew_lots());
+        let due = self.snapshots.due(
+            now,
+            self.storage.size().grew_lots(),
+            self.server.log_length(),
+        );
         if self.exit.is_some() || !(due || self.compact_forced) {
             return Ok(());
         }

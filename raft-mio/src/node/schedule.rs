@@ -2,13 +2,17 @@
 //!
 //! After a snapshot (or at start) none is taken for a minimum interval, drawn at random
 //! between the configured minimum and twice it so that the servers of a cluster do not all
-//! snapshot at once; after that, one is taken when the log grew a lot, or in any case once the
-//! maximum interval has passed. A failed attempt is retried after a tenth of the interval.
-//! `cluster/compact` ignores the schedule.
+//! snapshot at once; after that, one is taken when the log has at least 100 entries and grew
+//! a lot, or, once the maximum interval has passed, when it has any entry at all. A failed
+//! attempt is retried after a tenth of the interval. `cluster/compact` ignores the schedule.
 
 use std::time::Duration;
 
 use raft_core::Millis;
+
+/// Before the maximum interval, a snapshot is worth taking only with at least this many
+/// entries to discard.
+const MIN_ENTRIES: u64 = 100;
 
 /// The snapshot schedule of one node.
 #[derive(Debug)]
@@ -36,9 +40,16 @@ impl SnapshotSchedule {
         schedule
     }
 
-    /// Whether a snapshot is due now, given whether the log grew a lot.
-    pub(super) fn due(&self, now: Millis, grew_lots: bool) -> bool {
-        now >= self.earliest && (grew_lots || now >= self.latest)
+    /// Whether a snapshot is due now, given whether the log grew a lot and how many entries
+    /// it holds beyond the last snapshot.
+    pub(super) fn due(&self, now: Millis, grew_lots: bool, entries: u64) -> bool {
+        if now < self.earliest {
+            false
+        } else if now < self.latest {
+            grew_lots && entries >= MIN_ENTRIES
+        } else {
+            entries > 0
+        }
     }
 
     /// A snapshot was just taken (`failed`: attempted and refused); schedule the next.
@@ -49,9 +60,7 @@ impl SnapshotSchedule {
             self.min_interval_ms
         };
         self.earliest = now.plus(base.saturating_add(self.jitter(base)));
-        if !failed {
-            self.latest = now.plus(self.max_interval_ms);
-        }
+        self.latest = now.plus(self.max_interval_ms);
     }
 
     /// A number in `0..range` (0 if `range` is 0).
@@ -79,10 +88,24 @@ mod tests {
     #[test]
     fn nothing_is_due_before_the_minimum_however_much_the_log_grew() {
         let s = SnapshotSchedule::new(Millis(0), MIN, DAY, 7);
-        assert!(!s.due(Millis(599_999), true));
-        assert!(s.due(Millis(1_200_000), true), "due by twice the minimum");
-        assert!(!s.due(Millis(1_200_000), false), "not grown, not a day yet");
-        assert!(s.due(Millis(86_400_000), false), "a day passed");
+        assert!(!s.due(Millis(599_999), true, 1000));
+        assert!(
+            s.due(Millis(1_200_000), true, 100),
+            "due by twice the minimum"
+        );
+        assert!(
+            !s.due(Millis(1_200_000), true, 99),
+            "too few entries to bother"
+        );
+        assert!(
+            !s.due(Millis(1_200_000), false, 1000),
+            "not grown, not a day yet"
+        );
+        assert!(
+            s.due(Millis(86_400_000), false, 1),
+            "a day passed: any entry will do"
+        );
+        assert!(!s.due(Millis(86_400_000), false, 0));
     }
 
     #[test]
@@ -105,15 +128,15 @@ mod tests {
         );
         assert_eq!(
             s.latest,
-            Millis(86_400_000),
-            "a failure keeps the day's deadline"
+            Millis(2_000_000 + 86_400_000),
+            "a day from the attempt"
         );
     }
 
     #[test]
     fn a_zero_minimum_snapshots_whenever_the_log_grew() {
         let s = SnapshotSchedule::new(Millis(5), Duration::ZERO, DAY, 3);
-        assert!(s.due(Millis(5), true));
-        assert!(!s.due(Millis(5), false));
+        assert!(s.due(Millis(5), true, 100));
+        assert!(!s.due(Millis(5), false, 100));
     }
 }
