@@ -63,6 +63,7 @@ pub mod lockfile;
 mod node;
 pub mod storage;
 pub mod transport;
+mod wake;
 
 pub use bootstrap::{create_cluster, join_cluster};
 pub use node::{

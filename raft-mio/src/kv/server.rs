@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -18,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::KvReply;
 use super::session::Session;
+use crate::wake::WakeOnce;
 use crate::{CommandResult, Handle};
 
 /// The server's answer to a client's [`KvCommand`](super::KvCommand).
@@ -60,9 +60,7 @@ pub fn serve_clients(
 /// Commands the node completed, waiting for the client loop.
 struct Completions {
     done: Mutex<Vec<(u64, CommandResult)>>,
-    waker: Waker,
-    /// A wake-up is pending: later completions need not wake the loop again.
-    woken: AtomicBool,
+    wake: WakeOnce,
 }
 
 impl Completions {
@@ -71,14 +69,12 @@ impl Completions {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push((id, result));
-        if !self.woken.swap(true, Ordering::AcqRel) {
-            // Fails only if the loop's poll is gone, and the loop with it.
-            let _ = self.waker.wake();
-        }
+        // Fails only if the loop's poll is gone, and the loop with it.
+        self.wake.wake();
     }
 
     fn take(&self) -> Vec<(u64, CommandResult)> {
-        self.woken.store(false, Ordering::Release);
+        self.wake.taking();
         std::mem::take(&mut *self.done.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
@@ -113,8 +109,7 @@ impl ClientServer {
             timeout,
             completions: Arc::new(Completions {
                 done: Mutex::new(Vec::new()),
-                waker,
-                woken: AtomicBool::new(false),
+                wake: WakeOnce::new(Arc::new(waker)),
             }),
             sessions: BTreeMap::new(),
             next_token: FIRST_SESSION,

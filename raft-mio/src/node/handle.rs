@@ -2,12 +2,13 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
 
 use mio::Waker;
 use raft_core::{CommandStatus, Data};
+
+use crate::wake::WakeOnce;
 
 /// What a command ends with: the state machine's reply, or why there is none.
 pub type CommandResult = Result<Vec<u8>, CommandError>;
@@ -136,32 +137,10 @@ impl fmt::Debug for Handle {
     }
 }
 
-/// A waker that is woken at most once until the woken side takes what is waiting.
-pub(crate) struct WakeOnce {
-    waker: Arc<Waker>,
-    /// Set by the first request after the node last took its requests.
-    pending: AtomicBool,
-}
-
-impl WakeOnce {
-    /// Wakes the node unless a wake-up is pending already. Call after queueing the request.
-    fn wake(&self) -> bool {
-        self.pending.swap(true, Ordering::AcqRel) || self.waker.wake().is_ok()
-    }
-
-    /// The node is about to take every waiting request: the next one must wake it again.
-    pub(crate) fn taking(&self) {
-        self.pending.store(false, Ordering::Release);
-    }
-}
-
 impl Handle {
     pub(crate) fn new(waker: Arc<Waker>) -> (Handle, Receiver<Request>, Arc<WakeOnce>) {
         let (tx, rx) = mpsc::channel();
-        let wake = Arc::new(WakeOnce {
-            waker,
-            pending: AtomicBool::new(false),
-        });
+        let wake = Arc::new(WakeOnce::new(waker));
         (
             Handle {
                 tx,

@@ -32,9 +32,10 @@ use uuid::Uuid;
 
 use crate::storage::Storage;
 use crate::transport::{Limits, Transport};
+use crate::wake::WakeOnce;
 use commands::{Commands, Pending};
 use error::io_error;
-use handle::{Request, WakeOnce};
+use handle::Request;
 use schedule::SnapshotSchedule;
 
 /// The poll token of the handle's waker.
