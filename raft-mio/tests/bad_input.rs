@@ -162,6 +162,23 @@ fn garbage_on_every_port_is_refused_and_the_server_keeps_serving() {
     }
 }
 
+/// Opens 100 connections to `addr`, more than server 0 has descriptors for, waits until its
+/// log says `complaint`, and keeps only the last one (queued, not accepted): the others
+/// leave, freeing the server's descriptors.
+fn last_of_a_crowd(c: &LocalCluster, addr: SocketAddr, complaint: &str) -> TcpStream {
+    let crowd: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(addr).unwrap())
+        .collect();
+    wait_for(HANG_UP, complaint, || {
+        let log = fs::read_to_string(&c.servers[0].log).ok()?;
+        log.contains(complaint).then_some(())
+    })
+    .unwrap_or_else(|e| fail(c, &e));
+    let last = crowd.into_iter().last().unwrap();
+    last.set_read_timeout(Some(HANG_UP)).unwrap();
+    last
+}
+
 /// Clients and peers beyond the server's descriptor limit wait in the listen queues; the
 /// server says it cannot accept, retries, and serves them once earlier ones leave (the
 /// listeners, being edge-triggered, would not signal those waiting connections again).
@@ -184,20 +201,7 @@ fn connections_beyond_the_descriptor_limit_are_served_once_others_leave() {
         fail(&c, &format!("creating a server under prlimit: {e}"));
     }
     put(&c, 0, "before", "1");
-    let client = c.servers[0].client;
-    // More connections than descriptors left: the kernel completes them all, the server
-    // accepts until it runs out.
-    let crowd: Vec<TcpStream> = (0..100)
-        .map(|_| TcpStream::connect(client).unwrap())
-        .collect();
-    wait_for(HANG_UP, "the server to say it cannot accept", || {
-        let log = fs::read_to_string(&c.servers[0].log).ok()?;
-        log.contains("cannot accept a client").then_some(())
-    })
-    .unwrap_or_else(|e| fail(&c, &e));
-    let mut last = crowd.into_iter().last().unwrap();
-    // The others leave (dropped with the vector), freeing the server's descriptors.
-    last.set_read_timeout(Some(HANG_UP)).unwrap();
+    let mut last = last_of_a_crowd(&c, c.servers[0].client, "cannot accept a client");
     let mut request = Vec::new();
     let get = raft_mio::kv::KvCommand::Get {
         key: "before".into(),
@@ -217,17 +221,7 @@ fn connections_beyond_the_descriptor_limit_are_served_once_others_leave() {
 
     // The Raft port the same way: the last of a crowd is accepted once the others leave, and
     // then hung up on by the inactivity probe, since it says nothing.
-    let raft = raft_addr(&c);
-    let crowd: Vec<TcpStream> = (0..100)
-        .map(|_| TcpStream::connect(raft).unwrap())
-        .collect();
-    wait_for(HANG_UP, "the server to say accept failed", || {
-        let log = fs::read_to_string(&c.servers[0].log).ok()?;
-        log.contains("accept failed").then_some(())
-    })
-    .unwrap_or_else(|e| fail(&c, &e));
-    let mut last = crowd.into_iter().last().unwrap();
-    last.set_read_timeout(Some(HANG_UP)).unwrap();
+    let mut last = last_of_a_crowd(&c, raft_addr(&c), "accept failed");
     let mut rest = Vec::new();
     if let Err(e) = last.read_to_end(&mut rest)
         && matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)

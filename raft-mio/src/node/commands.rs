@@ -176,17 +176,17 @@ mod tests {
         rx
     }
 
+    /// The core reports `EID` committed at `index` while this server applied up to `applied`.
+    fn committed(commands: &mut Commands, index: u64, applied: u64) {
+        let status = CommandStatus::Success;
+        commands.done(EID, status, Some(Index(index)), Index(applied), Millis(0));
+    }
+
     #[test]
     fn the_answer_waits_for_both_the_commit_and_the_output_in_either_order() {
         let mut commands = Commands::default();
         let rx = waiting(&mut commands);
-        commands.done(
-            EID,
-            CommandStatus::Success,
-            Some(Index(5)),
-            Index(3),
-            Millis(0),
-        );
+        committed(&mut commands, 5, 3);
         assert!(rx.try_recv().is_err(), "committed, not applied yet");
         commands.applied(EID, b"out".to_vec());
         assert_eq!(rx.try_recv(), Ok(Ok(b"out".to_vec())));
@@ -194,13 +194,7 @@ mod tests {
         let rx = waiting(&mut commands);
         commands.applied(EID, b"first".to_vec());
         assert!(rx.try_recv().is_err(), "applied, not yet confirmed");
-        commands.done(
-            EID,
-            CommandStatus::Success,
-            Some(Index(5)),
-            Index(5),
-            Millis(0),
-        );
+        committed(&mut commands, 5, 5);
         assert_eq!(rx.try_recv(), Ok(Ok(b"first".to_vec())));
     }
 
@@ -208,26 +202,14 @@ mod tests {
     fn a_reply_covered_by_a_snapshot_is_lost_whichever_comes_first() {
         let mut commands = Commands::default();
         let rx = waiting(&mut commands);
-        commands.done(
-            EID,
-            CommandStatus::Success,
-            Some(Index(5)),
-            Index(3),
-            Millis(0),
-        );
+        committed(&mut commands, 5, 3);
         commands.snapshot_installed(Index(4));
         assert!(rx.try_recv().is_err(), "the snapshot stops short of it");
         commands.snapshot_installed(Index(9));
         assert_eq!(rx.try_recv(), Ok(Err(CommandError::ReplyLost)));
 
         let rx = waiting(&mut commands);
-        commands.done(
-            EID,
-            CommandStatus::Success,
-            Some(Index(5)),
-            Index(9),
-            Millis(0),
-        );
+        committed(&mut commands, 5, 9);
         assert_eq!(
             rx.try_recv(),
             Ok(Err(CommandError::ReplyLost)),
