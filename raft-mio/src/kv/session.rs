@@ -13,7 +13,7 @@ use crate::codec::{FrameDecoder, encode_frame};
 
 /// Commands one connection may have in flight; beyond it the connection is not read until
 /// answers go out, so a client cannot queue work without bound.
-pub(super) const MAX_IN_FLIGHT: usize = 64;
+const MAX_IN_FLIGHT: usize = 64;
 
 /// Encoded answers a connection may hold unwritten before it stops taking requests: a client
 /// that sends without reading its answers is not served further until it reads.
