@@ -314,6 +314,13 @@ pub enum SnapshotError {
         /// The last applied index.
         applied: Index,
     },
+    /// No configuration is known at the index (beyond the reference): a server that joined
+    /// through appends rather than a snapshot knows none before its first configuration
+    /// entry, and a header without one could never be opened again.
+    NoConfiguration {
+        /// The index asked for.
+        index: Index,
+    },
 }
 
 impl fmt::Display for SnapshotError {
@@ -328,6 +335,12 @@ impl fmt::Display for SnapshotError {
                 write!(
                     f,
                     "cannot snapshot at index {index}: only {applied} applied"
+                )
+            }
+            SnapshotError::NoConfiguration { index } => {
+                write!(
+                    f,
+                    "cannot snapshot at index {index}: no configuration there"
                 )
             }
         }

@@ -185,6 +185,78 @@ fn a_snapshot_at_index_zero_is_refused() {
     s.check_invariants();
 }
 
+/// `core_events`: a joining server took entries 1 to 3 from an append (its log was empty, so
+/// prev_index 0 matched; a real leader, whose log starts after a snapshot, sends that first),
+/// then stored a snapshot at index 1, before the configuration entry at 3. The snapshot's
+/// configuration was empty and the header written with it never reopened. Such a snapshot is
+/// refused.
+#[test]
+fn a_snapshot_before_any_known_configuration_is_refused() {
+    let header = bootstrap::join_cluster(
+        sid(0),
+        Some(cid()),
+        "test",
+        address(0).as_str(),
+        &[address(1).as_str()],
+    )
+    .unwrap();
+    let mut s = Server::open(header, Vec::new(), Config::with_seed(1), Millis(0)).unwrap();
+    s.step(
+        Millis(0),
+        Event::Connected {
+            conn: ConnId(1),
+            incoming: false,
+            address: Some(address(1)),
+        },
+    );
+    while s.poll_action().is_some() {}
+    let data = |text: &str| Payload::Data {
+        id: EntryId::from_u128(text.len() as u128),
+        data: Data::from(text),
+    };
+    let entries = vec![
+        Entry {
+            term: Term(2),
+            payload: data("a"),
+        },
+        Entry {
+            term: Term(2),
+            payload: data("bb"),
+        },
+        Entry {
+            term: Term(2),
+            payload: Payload::Configuration(header_servers()),
+        },
+    ];
+    let append = Rpc::AppendRequest {
+        term: Term(2),
+        prev_index: Index(0),
+        prev_term: Term(0),
+        leader_commit: Index(1),
+        entries,
+    };
+    deliver(&mut s, Millis(1), 1, append);
+    // Everything durable, so index 1 is committed here; once the join is confirmed, applied.
+    let (issued, _) = s.tickets();
+    s.step(Millis(1), Event::Persisted { ticket: issued });
+    while s.poll_action().is_some() {}
+    let joined = Rpc::AddServerReply {
+        success: true,
+        status: ServerChangeStatus::Completed,
+        remote_addresses: Vec::new(),
+    };
+    deliver(&mut s, Millis(1), 1, joined);
+    assert_eq!(s.applied_index(), Index(1));
+    assert_eq!(
+        s.store_snapshot(Millis(2), Data::from("state"), Some(Index(1))),
+        Err(SnapshotError::NoConfiguration { index: Index(1) })
+    );
+    let replaced =
+        std::iter::from_fn(|| s.poll_action()).any(|a| matches!(a, Action::ReplaceLog { .. }));
+    assert!(!replaced, "no header without a configuration is written");
+    s.check_invariants();
+}
+
 fn header_servers() -> Configuration {
     header(0, 3).snapshot.unwrap().servers
 }

@@ -65,6 +65,12 @@ impl Server {
                 applied: self.last_applied,
             });
         }
+        // Found by the `core_events` fuzz target: a joining server given entries from index 1
+        // by appends (a leader would send a snapshot first; a forged one need not) snapshotted
+        // before its first configuration entry and wrote a header it could not reopen.
+        if self.log.configuration_at(index).is_empty() {
+            return Err(SnapshotError::NoConfiguration { index });
+        }
         let snapshot = Snapshot {
             index,
             term: self.log.term_at(index).unwrap_or_default(),
