@@ -215,6 +215,22 @@ fn appends_during_a_batch_in_flight_form_the_next_batch() {
 }
 
 #[test]
+fn a_write_of_no_records_is_durable_without_a_batch() {
+    let mut bg = Background::new("empty");
+    bg.storage.write(WriteTicket(1), &[]);
+    bg.storage.start_sync();
+    assert_eq!(
+        bg.storage.take_completed(),
+        Some(Event::Persisted {
+            ticket: WriteTicket(1)
+        }),
+        "reported at once, nothing handed to the syncer"
+    );
+    assert!(!bg.storage.has_pending());
+    assert_eq!(bg.reopen(), []);
+}
+
+#[test]
 fn a_replace_waits_for_the_batch_in_flight_and_supersedes_it() {
     let mut bg = Background::new("replace");
     bg.storage.write(WriteTicket(1), &[entry(2)]);
