@@ -98,16 +98,7 @@ fn a_header_snapshot_at_the_last_possible_index_is_refused() {
 fn a_snapshot_contradicting_a_committed_entry_is_not_installed() {
     let mut records = log_records(&[1, 1, 1], 2);
     records.push(Record::CommitIndex { index: Index(3) });
-    let mut s = Server::open(header(0, 3), records, Config::with_seed(1), Millis(0)).unwrap();
-    s.step(
-        Millis(0),
-        Event::Connected {
-            conn: ConnId(1),
-            incoming: false,
-            address: Some(address(1)),
-        },
-    );
-    while s.poll_action().is_some() {}
+    let mut s = opened_and_connected_to_1(header(0, 3), records);
     assert_eq!(s.applied_index(), Index(3));
     deliver(
         &mut s,
@@ -135,24 +126,7 @@ fn a_snapshot_contradicting_a_committed_entry_is_not_installed() {
 /// restart. A snapshot must end at an index a header may hold.
 #[test]
 fn a_snapshot_at_index_zero_is_refused() {
-    let header = bootstrap::join_cluster(
-        sid(0),
-        None,
-        "test",
-        address(0).as_str(),
-        &[address(1).as_str()],
-    )
-    .unwrap();
-    let mut s = Server::open(header, Vec::new(), Config::with_seed(1), Millis(0)).unwrap();
-    s.step(
-        Millis(0),
-        Event::Connected {
-            conn: ConnId(1),
-            incoming: false,
-            address: Some(address(1)),
-        },
-    );
-    while s.poll_action().is_some() {}
+    let mut s = joining_server(None);
     let before = s.counters().malformed_messages;
     let message = Message {
         cluster: Some(cid()),
@@ -192,24 +166,7 @@ fn a_snapshot_at_index_zero_is_refused() {
 /// refused.
 #[test]
 fn a_snapshot_before_any_known_configuration_is_refused() {
-    let header = bootstrap::join_cluster(
-        sid(0),
-        Some(cid()),
-        "test",
-        address(0).as_str(),
-        &[address(1).as_str()],
-    )
-    .unwrap();
-    let mut s = Server::open(header, Vec::new(), Config::with_seed(1), Millis(0)).unwrap();
-    s.step(
-        Millis(0),
-        Event::Connected {
-            conn: ConnId(1),
-            incoming: false,
-            address: Some(address(1)),
-        },
-    );
-    while s.poll_action().is_some() {}
+    let mut s = joining_server(Some(cid()));
     let data = |text: &str| Payload::Data {
         id: EntryId::from_u128(text.len() as u128),
         data: Data::from(text),
@@ -255,6 +212,35 @@ fn a_snapshot_before_any_known_configuration_is_refused() {
         std::iter::from_fn(|| s.poll_action()).any(|a| matches!(a, Action::ReplaceLog { .. }));
     assert!(!replaced, "no header without a configuration is written");
     s.check_invariants();
+}
+
+/// Server 0 joining a cluster (`cluster`, if known) through server 1, connected to it on
+/// connection 1.
+fn joining_server(cluster: Option<ClusterId>) -> Server {
+    let header = bootstrap::join_cluster(
+        sid(0),
+        cluster,
+        "test",
+        address(0).as_str(),
+        &[address(1).as_str()],
+    )
+    .unwrap();
+    opened_and_connected_to_1(header, Vec::new())
+}
+
+/// Server 0 opened from `header` and `records`, connected to server 1 on connection 1.
+fn opened_and_connected_to_1(header: Header, records: Vec<Record>) -> Server {
+    let mut s = Server::open(header, records, Config::with_seed(1), Millis(0)).unwrap();
+    s.step(
+        Millis(0),
+        Event::Connected {
+            conn: ConnId(1),
+            incoming: false,
+            address: Some(address(1)),
+        },
+    );
+    while s.poll_action().is_some() {}
+    s
 }
 
 fn header_servers() -> Configuration {

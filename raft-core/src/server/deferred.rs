@@ -7,7 +7,7 @@
 //! polls, which the contract requires right after each input.
 
 use super::Server;
-use crate::role::RoleState;
+use super::replication::EmptyAppends;
 use crate::timer::Timer;
 use crate::{Action, FailureTest, Index, Record};
 
@@ -69,29 +69,9 @@ impl Server {
     /// reference sends heartbeats to everyone at every commit; appends sent meanwhile already
     /// carry it.
     pub(super) fn notify_commit(&mut self) {
-        if !self.is_leader() {
-            return;
+        if self.is_leader() {
+            self.send_empty_appends(EmptyAppends::CommitNews);
         }
-        let (commit, start) = (self.commit_index, self.log.start());
-        let peers = self.leader_peers();
-        for &peer in &peers {
-            let RoleState::Leader(l) = &mut self.role else {
-                break;
-            };
-            let Some(p) = l.progress_mut(peer) else {
-                continue;
-            };
-            let next = p.next_index.max(start);
-            // A follower takes a commit index only up to the request's last entry (R5).
-            let conveyed = commit.min(next.prev());
-            if p.commit_sent >= conveyed {
-                continue;
-            }
-            p.commit_sent = conveyed;
-            let rpc = self.append_request_rpc(next, Vec::new());
-            self.send(peer, rpc);
-        }
-        self.return_peers(peers);
     }
 
     /// Adds the pending commit-index record to the last queued write, if there is one with no

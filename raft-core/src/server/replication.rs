@@ -18,6 +18,15 @@ pub(super) struct AppendHeader {
     pub(super) n_entries: u64,
 }
 
+/// Which peers [`Server::send_empty_appends`] sends to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum EmptyAppends {
+    /// Every peer.
+    Heartbeat,
+    /// Only the peers not yet told the commit index.
+    CommitNews,
+}
+
 impl Server {
     // -------------------------------------------------------------------------------------
     // Follower side.
@@ -357,7 +366,18 @@ impl Server {
     /// Servers being added get them too (beyond the reference), so a lost reply cannot stall
     /// their catch-up.
     pub(super) fn send_heartbeats(&mut self) {
-        let (now, limit, start) = (self.now, 2 * self.election_timer, self.log.start());
+        self.send_empty_appends(EmptyAppends::Heartbeat);
+        self.ping_relayed_commands();
+        self.reset_ping_timer();
+    }
+
+    /// An empty append to each peer: to all of them as heartbeats (expiring a snapshot
+    /// transfer unanswered too long), or only to those not yet told the commit index. Each
+    /// records the commit index it conveys (R5: a follower takes it only up to the request's
+    /// last entry).
+    pub(super) fn send_empty_appends(&mut self, which: EmptyAppends) {
+        let (now, limit) = (self.now, 2 * self.election_timer);
+        let (commit, start) = (self.commit_index, self.log.start());
         let peers = self.leader_peers();
         for &peer in &peers {
             let RoleState::Leader(l) = &mut self.role else {
@@ -366,15 +386,18 @@ impl Server {
             let Some(p) = l.progress_mut(peer) else {
                 continue;
             };
-            p.expire_snapshot(now, limit);
             let next = p.next_index.max(start);
-            p.commit_sent = p.commit_sent.max(self.commit_index.min(next.prev()));
+            let conveyed = commit.min(next.prev());
+            match which {
+                EmptyAppends::Heartbeat => p.expire_snapshot(now, limit),
+                EmptyAppends::CommitNews if p.commit_sent >= conveyed => continue,
+                EmptyAppends::CommitNews => {}
+            }
+            p.commit_sent = p.commit_sent.max(conveyed);
             let rpc = self.append_request_rpc(next, Vec::new());
             self.send(peer, rpc);
         }
         self.return_peers(peers);
-        self.ping_relayed_commands();
-        self.reset_ping_timer();
     }
 
     /// Raft Figure 3.1: the leader's handling of an append reply (R3).
