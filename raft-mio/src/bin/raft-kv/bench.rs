@@ -13,16 +13,58 @@ use std::time::{Duration, Instant};
 use raft_mio::kv::cluster::LocalCluster;
 
 use crate::echo::Echo;
-use crate::load;
+use crate::load::{self, Shape};
+
+/// The load phases run by default: one client, then 64 clients on a connection each, then
+/// 64 clients sharing 8 connections.
+const PHASES: [Shape; 3] = [
+    Shape {
+        clients: 1,
+        conns: 1,
+    },
+    Shape {
+        clients: 64,
+        conns: 64,
+    },
+    Shape {
+        clients: 64,
+        conns: 8,
+    },
+];
+
+/// The phases asked for: the default ones, or one of `--clients` (default 64) over `--conns`
+/// (default one per client).
+fn phases(clients: Option<u64>, conns: Option<u64>) -> Result<Vec<Shape>, String> {
+    if clients.is_none() && conns.is_none() {
+        return Ok(PHASES.to_vec());
+    }
+    let clients = clients.unwrap_or(64);
+    let conns = conns.unwrap_or(clients);
+    if !(1..=4096).contains(&clients) || !(1..=clients).contains(&conns) {
+        return Err(format!(
+            "--clients must be 1 to 4096 and --conns 1 to --clients (got {clients} over {conns})"
+        ));
+    }
+    if clients.div_ceil(conns) > 64 {
+        return Err(format!(
+            "{clients} clients over {conns} connections puts more than the server's 64 commands in flight on a connection"
+        ));
+    }
+    Ok(vec![Shape {
+        clients: clients as usize,
+        conns: conns as usize,
+    }])
+}
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) fn run(rest: &[String]) -> Result<(), String> {
-    let Some(args) = crate::parse(rest, &["seconds"], false)? else {
+    let Some(args) = crate::parse(rest, &["seconds", "clients", "conns"], false)? else {
         return Ok(());
     };
     crate::no_positional(&args)?;
     let seconds = args.number("seconds")?.unwrap_or(5).max(1);
+    let phases = phases(args.number("clients")?, args.number("conns")?)?;
     let bin = std::env::current_exe().map_err(|e| format!("cannot find raft-kv itself: {e}"))?;
     let mut cluster = LocalCluster::new(&bin, None)?;
     let fsync = fdatasync_latency(cluster.dir(), 200).map_err(|e| format!("fdatasync: {e}"))?;
@@ -41,24 +83,30 @@ pub(crate) fn run(rest: &[String]) -> Result<(), String> {
     println!("echo round trips/s, 64 clients: {ceiling:.0}");
     cluster.create(3)?;
     cluster.wait_leader(TIMEOUT)?;
-    for clients in [1, 64] {
-        let run = load(&mut cluster, clients, Duration::from_secs(seconds))?;
+    for shape in phases {
+        let clients = shape.clients;
+        let conns = if shape.conns == clients {
+            String::new()
+        } else {
+            format!(" over {} conns", shape.conns)
+        };
+        let run = load(&mut cluster, shape, Duration::from_secs(seconds))?;
         let commits = run.latencies.len() as f64 / seconds as f64;
         let (p50, p99) = quantiles(run.latencies);
-        println!("clients {clients:2}: commits/s: {commits:.0}");
-        println!("clients {clients:2}: latency p50: {:.3} ms", ms(p50));
-        println!("clients {clients:2}: latency p99: {:.3} ms", ms(p99));
+        println!("clients {clients:2}{conns}: commits/s: {commits:.0}");
+        println!("clients {clients:2}{conns}: latency p50: {:.3} ms", ms(p50));
+        println!("clients {clients:2}{conns}: latency p99: {:.3} ms", ms(p99));
         if let Some(cpu) = &run.cpu {
             let followers: Vec<String> = cpu.followers.iter().map(|f| format!("{f:.1}")).collect();
             println!(
-                "clients {clients:2}: cpu us per commit, leader {:.1}, followers {}, clients {:.1}",
+                "clients {clients:2}{conns}: cpu us per commit, leader {:.1}, followers {}, clients {:.1}",
                 cpu.leader,
                 followers.join(" "),
                 cpu.clients
             );
         }
         println!(
-            "clients {clients:2}: leader changes {}, failed commands {}",
+            "clients {clients:2}{conns}: leader changes {}, failed commands {}",
             run.leader_changes, run.failed
         );
     }
@@ -134,7 +182,17 @@ fn echo_ceiling(clients: usize) -> Result<f64, String> {
     let generator = {
         let (leader, stop) = (leader.clone(), stop.clone());
         let address = echo.address;
-        thread::spawn(move || load::run(clients, &[address], &leader, &stop))
+        thread::spawn(move || {
+            load::run(
+                Shape {
+                    clients,
+                    conns: clients,
+                },
+                &[address],
+                &leader,
+                &stop,
+            )
+        })
     };
     thread::sleep(SPAN);
     stop.store(true, Ordering::Relaxed);
@@ -219,14 +277,14 @@ const LEADER_POLL: Duration = Duration::from_millis(100);
 /// leader hands over leadership before it snapshots, which any run long enough to grow the log
 /// past 10 MiB triggers, and a follower only relays, with a prerequisite that every append of
 /// the leader makes stale, so clients left on it would measure retry pauses, not commits.
-fn load(cluster: &mut LocalCluster, clients: usize, duration: Duration) -> Result<Run, String> {
+fn load(cluster: &mut LocalCluster, shape: Shape, duration: Duration) -> Result<Run, String> {
     let addresses: Vec<SocketAddr> = cluster.servers.iter().map(|s| s.client).collect();
     let mut current = cluster.wait_leader(TIMEOUT)?;
     let leader = Arc::new(AtomicUsize::new(current));
     let stop = Arc::new(AtomicBool::new(false));
     let generator = {
         let (leader, stop) = (leader.clone(), stop.clone());
-        thread::spawn(move || load::run(clients, &addresses, &leader, &stop))
+        thread::spawn(move || load::run(shape, &addresses, &leader, &stop))
     };
     let cpu_before = cpu_snapshot(cluster);
     let end = Instant::now() + duration;
@@ -242,8 +300,9 @@ fn load(cluster: &mut LocalCluster, clients: usize, duration: Duration) -> Resul
             leader.store(now, Ordering::Relaxed);
         }
     }
-    stop.store(true, Ordering::Relaxed);
+    // Before the generator stops: its thread's time leaves /proc/self/task when it ends.
     let cpu_after = cpu_snapshot(cluster);
+    stop.store(true, Ordering::Relaxed);
     let tally = generator
         .join()
         .map_err(|_| "the load generator panicked")??;
@@ -254,4 +313,32 @@ fn load(cluster: &mut LocalCluster, clients: usize, duration: Duration) -> Resul
         leader_changes,
         cpu: cpu_per_commit(cpu_before, cpu_after, current, commits),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_options_the_default_phases_run() {
+        let phases = phases(None, None).unwrap();
+        let shapes: Vec<(usize, usize)> = phases.iter().map(|s| (s.clients, s.conns)).collect();
+        assert_eq!(shapes, [(1, 1), (64, 64), (64, 8)]);
+    }
+
+    #[test]
+    fn clients_alone_get_a_connection_each() {
+        let one = phases(Some(10), None).unwrap();
+        assert_eq!((one[0].clients, one[0].conns), (10, 10));
+        let shared = phases(None, Some(4)).unwrap();
+        assert_eq!((shared[0].clients, shared[0].conns), (64, 4));
+    }
+
+    #[test]
+    fn a_shape_the_server_would_stall_on_is_refused() {
+        let error = phases(Some(65), Some(1)).unwrap_err();
+        assert!(error.contains("more than the server's 64"), "{error}");
+        assert!(phases(Some(8), Some(9)).is_err());
+        assert!(phases(Some(0), None).is_err());
+    }
 }

@@ -1,7 +1,13 @@
-//! The load generator of `raft-kv bench`: closed-loop clients, each its own TCP connection
-//! with one command outstanding at a time, all driven by one thread's poll loop, so the
-//! generator's cost per command is a read and a write, not two thread switches.
+//! The load generator of `raft-kv bench`: closed-loop clients, each with one command
+//! outstanding at a time, spread over a number of TCP connections (as etcd's benchmark
+//! spreads `--clients` over `--conns`), all driven by one thread's poll loop.
+//!
+//! With one connection per client, every command costs a read and a write on each side.
+//! Clients sharing a connection pipeline on it: the answers that arrive together are read
+//! together, and the commands that follow them go out in one write, which is what a client
+//! library multiplexing its callers over one connection does.
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -14,6 +20,13 @@ use raft_mio::kv::{KvCommand, KvResponse};
 
 /// How long a command may go unanswered before the run is abandoned.
 const STALL: Duration = Duration::from_secs(10);
+
+/// The shape of a load: how many closed-loop clients, over how many connections.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Shape {
+    pub(crate) clients: usize,
+    pub(crate) conns: usize,
+}
 
 /// What the clients measured.
 #[derive(Default)]
@@ -30,55 +43,68 @@ impl Tally {
     }
 }
 
-/// One closed-loop client.
-struct Client {
-    number: usize,
+/// One connection and the clients on it.
+struct Conn {
     stream: TcpStream,
     decoder: FrameDecoder,
+    /// Encoded commands not yet written.
     out: Vec<u8>,
-    /// Commands sent so far.
-    sent: u64,
-    /// When the outstanding command was sent.
-    since: Instant,
+    /// The clients whose commands are in flight, in the order they were sent (the server
+    /// answers in that order), with when each was sent.
+    waiting: VecDeque<(usize, Instant)>,
 }
 
-impl Client {
-    fn connect(number: usize, address: SocketAddr, poll: &Poll) -> io::Result<Client> {
+impl Conn {
+    fn connect(token: usize, address: SocketAddr, poll: &Poll) -> io::Result<Conn> {
         let stream = std::net::TcpStream::connect_timeout(&address, STALL)?;
         stream.set_nodelay(true)?;
         stream.set_nonblocking(true)?;
         let mut stream = TcpStream::from_std(stream);
-        poll.registry()
-            .register(&mut stream, Token(number), Interest::READABLE)?;
-        Ok(Client {
-            number,
+        poll.registry().register(
+            &mut stream,
+            Token(token),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        Ok(Conn {
             stream,
             decoder: FrameDecoder::default(),
             out: Vec::new(),
-            sent: 0,
-            since: Instant::now(),
+            waiting: VecDeque::new(),
         })
     }
 
-    /// Sends the next put: 1000 keys per client, so the store stays small.
-    fn send_next(&mut self) -> io::Result<()> {
-        self.sent += 1;
+    /// Queues client `client`'s next put: 1000 keys per client, so the store stays small.
+    fn queue(&mut self, client: usize, sent: &mut u64) -> io::Result<()> {
+        *sent += 1;
         let put = KvCommand::Put {
-            key: format!("c{}-{}", self.number, self.sent % 1000),
-            value: format!("v{}", self.sent),
+            key: format!("c{client}-{}", *sent % 1000),
+            value: format!("v{sent}"),
         };
-        self.out.clear();
         encode_frame(&put, &mut self.out).map_err(io::Error::other)?;
-        self.since = Instant::now();
-        // A frame this small fits an empty socket buffer: one write, or the socket is broken.
-        match self.stream.write(&self.out)? {
-            n if n == self.out.len() => Ok(()),
-            _ => Err(io::Error::other("short write of a small frame")),
-        }
+        self.waiting.push_back((client, Instant::now()));
+        Ok(())
     }
 
-    /// Reads the answers that arrived; for each, records it and sends the next command.
-    fn receive(&mut self, buf: &mut [u8], tally: &mut Tally) -> io::Result<()> {
+    /// Writes what the socket takes of the queued commands; the rest goes out when the
+    /// socket signals it is writable again.
+    fn flush(&mut self) -> io::Result<()> {
+        let mut written = 0;
+        while written < self.out.len() {
+            match self.stream.write(&self.out[written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.out.drain(..written);
+        Ok(())
+    }
+
+    /// Reads the answers that arrived; for each, records it and queues that client's next
+    /// command; then writes them all.
+    fn receive(&mut self, buf: &mut [u8], sent: &mut [u64], tally: &mut Tally) -> io::Result<()> {
         loop {
             match self.stream.read(buf) {
                 Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
@@ -93,22 +119,26 @@ impl Client {
             .next_frame::<KvResponse>()
             .map_err(io::Error::other)?
         {
+            let (client, since) = self
+                .waiting
+                .pop_front()
+                .ok_or_else(|| io::Error::other("an answer to no command"))?;
             match response {
-                KvResponse::Reply(_) => tally.latencies.push(self.since.elapsed()),
+                KvResponse::Reply(_) => tally.latencies.push(since.elapsed()),
                 KvResponse::Error { .. } => tally.failed += 1,
             }
-            self.send_next()?;
+            self.queue(client, &mut sent[client])?;
         }
-        Ok(())
+        self.flush()
     }
 }
 
-/// Runs `clients` closed-loop writers for `duration` against the server that `leader` names
-/// among `addresses`, moving every client to the new leader when it changes (commands in
-/// flight then are neither counted nor failed). Commands in flight at `stop` are not counted
-/// either.
+/// Runs `shape.clients` closed-loop writers, spread round-robin over `shape.conns`
+/// connections, against the server that `leader` names among `addresses`, moving every
+/// connection to the new leader when it changes (commands in flight then are neither counted
+/// nor failed). Commands in flight at `stop` are not counted either.
 pub(crate) fn run(
-    clients: usize,
+    shape: Shape,
     addresses: &[SocketAddr],
     leader: &AtomicUsize,
     stop: &AtomicBool,
@@ -116,10 +146,11 @@ pub(crate) fn run(
     let mut poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
     let mut tally = Tally::default();
     let mut buf = vec![0; 64 * 1024];
-    let mut events = Events::with_capacity(clients.max(16));
+    let mut sent = vec![0; shape.clients];
+    let mut events = Events::with_capacity(shape.conns.max(16));
     'leaders: loop {
         let at = leader.load(Ordering::Relaxed);
-        let mut fleet = connect_all(clients, addresses[at], &poll)?;
+        let mut conns = connect_all(shape, addresses[at], &poll, &mut sent)?;
         let mut last_answer = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             if leader.load(Ordering::Relaxed) != at {
@@ -129,9 +160,13 @@ pub(crate) fn run(
                 .map_err(|e| format!("poll: {e}"))?;
             for event in events.iter() {
                 let answered = tally.answered();
-                fleet[event.token().0]
-                    .receive(&mut buf, &mut tally)
-                    .map_err(|e| format!("{}: {e}", addresses[at]))?;
+                let conn = &mut conns[event.token().0];
+                let result = if event.is_readable() {
+                    conn.receive(&mut buf, &mut sent, &mut tally)
+                } else {
+                    conn.flush()
+                };
+                result.map_err(|e| format!("{}: {e}", addresses[at]))?;
                 if tally.answered() > answered {
                     last_answer = Instant::now();
                 }
@@ -144,13 +179,25 @@ pub(crate) fn run(
     }
 }
 
-fn connect_all(clients: usize, address: SocketAddr, poll: &Poll) -> Result<Vec<Client>, String> {
-    (0..clients)
-        .map(|number| {
-            let mut client = Client::connect(number, address, poll)?;
-            client.send_next()?;
-            Ok(client)
-        })
-        .collect::<io::Result<_>>()
-        .map_err(|e| format!("{address}: {e}"))
+/// Connects `shape.conns` connections and sends every client's first command.
+fn connect_all(
+    shape: Shape,
+    address: SocketAddr,
+    poll: &Poll,
+    sent: &mut [u64],
+) -> Result<Vec<Conn>, String> {
+    let conns = shape.conns.clamp(1, shape.clients.max(1));
+    let mut all = (0..conns)
+        .map(|token| Conn::connect(token, address, poll))
+        .collect::<io::Result<Vec<_>>>()
+        .map_err(|e| format!("{address}: {e}"))?;
+    for client in 0..shape.clients {
+        all[client % conns]
+            .queue(client, &mut sent[client])
+            .map_err(|e| format!("{address}: {e}"))?;
+    }
+    for conn in &mut all {
+        conn.flush().map_err(|e| format!("{address}: {e}"))?;
+    }
+    Ok(all)
 }

@@ -29,12 +29,17 @@ Usage:
   raft-kv ctl --control SOCKET COMMAND [ARGS]
   raft-kv client --server IP:PORT put KEY VALUE | get KEY | cas KEY OLD NEW | delete KEY
   raft-kv demo
-  raft-kv bench [--seconds N]
+  raft-kv bench [--seconds N] [--clients N] [--conns N]
 
 create-cluster writes the log of a new one-server cluster; join-cluster writes the log of a
 server that joins an existing cluster (through any of its --remote servers) when it is
 first served. serve runs a server: Raft on the log's address, clients on --client, and
 administration on the Unix socket --control (mode 0600).
+
+bench starts 3 servers in a temporary directory and prints the disk's fdatasync latency,
+the loopback round trip, and commits/s with latency for closed-loop clients: by default 1
+client, 64 on a connection each, and 64 sharing 8 connections, --seconds each (default 5);
+--clients N [--conns M] runs that one phase instead (at most 64 clients a connection).
 
 Addresses are tcp:IP:PORT, with IPv6 as tcp:[IP]:PORT.
 

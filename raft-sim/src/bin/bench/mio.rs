@@ -1,5 +1,6 @@
 //! raft-mio, durable: `raft-kv bench` (3 processes on 127.0.0.1, fdatasync, 1 and 64
-//! closed-loop clients), run as a subprocess and re-printed under the stable names.
+//! closed-loop clients, the 64 on a connection each and then sharing 8), run as a subprocess
+//! and re-printed under the stable names.
 //!
 //! A subprocess because raft-sim must not depend on raft-mio (raft-mio's tests depend on
 //! raft-sim). The binary is built into the target directory this benchmark runs from, so the
@@ -82,13 +83,16 @@ fn reprint(text: &str) -> Result<Vec<String>, String> {
             get("echo round trips/s, 64 clients")?
         ),
     ];
-    for clients in [1, 64] {
-        let commits = get(&format!("clients {clients}: commits/s"))?;
-        lines.push(format!(
-            "mio_commits_per_sec clients={clients} {commits:.0}"
-        ));
-        let latency = pair(&format!("clients {clients}: latency"))?;
-        lines.push(format!("mio_latency_us clients={clients} {latency}"));
+    // raft-kv labels a phase "clients 64" or, sharing connections, "clients 64 over 8 conns".
+    for (label, name) in [
+        ("clients 1", "clients=1"),
+        ("clients 64", "clients=64"),
+        ("clients 64 over 8 conns", "clients=64 conns=8"),
+    ] {
+        let commits = get(&format!("{label}: commits/s"))?;
+        lines.push(format!("mio_commits_per_sec {name} {commits:.0}"));
+        let latency = pair(&format!("{label}: latency"))?;
+        lines.push(format!("mio_latency_us {name} {latency}"));
     }
     lines.extend(others.into_iter().map(|line| format!("# mio: {line}")));
     Ok(lines)
@@ -144,6 +148,10 @@ clients 64: latency p50: 3.075 ms
 clients 64: latency p99: 12.436 ms
 clients 64: cpu us per commit, leader 15.7, followers 6.4 6.4, clients 5.9
 clients 64: leader changes 2, failed commands 0
+clients 64 over 8 conns: commits/s: 41207
+clients 64 over 8 conns: latency p50: 1.103 ms
+clients 64 over 8 conns: latency p99: 6.288 ms
+clients 64 over 8 conns: leader changes 0, failed commands 0
 ";
 
     #[test]
@@ -159,9 +167,12 @@ clients 64: leader changes 2, failed commands 0
                 "mio_latency_us clients=1 p50 292.0 p99 1921.0",
                 "mio_commits_per_sec clients=64 18245",
                 "mio_latency_us clients=64 p50 3075.0 p99 12436.0",
+                "mio_commits_per_sec clients=64 conns=8 41207",
+                "mio_latency_us clients=64 conns=8 p50 1103.0 p99 6288.0",
                 "# mio: clients  1: leader changes 0, failed commands 0",
                 "# mio: clients 64: cpu us per commit, leader 15.7, followers 6.4 6.4, clients 5.9",
                 "# mio: clients 64: leader changes 2, failed commands 0",
+                "# mio: clients 64 over 8 conns: leader changes 0, failed commands 0",
             ]
         );
     }
