@@ -132,7 +132,8 @@ impl Server {
             c.address.get_or_insert_with(|| address.clone());
         }
         self.counters.messages_received += 1;
-        let Message { from, rpc, .. } = *message;
+        let from = message.from;
+        let rpc = self.recycle(message);
         self.handle_rpc(from, rpc);
     }
 

@@ -209,6 +209,7 @@ impl Server {
             counters: Default::default(),
             deferred: Default::default(),
             peers_buffer: Vec::new(),
+            spare_messages: Vec::new(),
             now,
         }
     }
