@@ -383,7 +383,7 @@ impl RpcSpec {
                     prev_index,
                     prev_term,
                     leader_commit: commit.of(s),
-                    entries: entries(&specs[..specs.len().min(8)], prev_term),
+                    entries: entries(&specs[..specs.len().min(8)], prev_term).into(),
                 }
             }
             RpcSpec::AppendReply {

@@ -1,6 +1,7 @@
 //! The in-memory log: a snapshot followed by entries.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crate::{Configuration, Data, Entry, EntryId, Index, Payload, Snapshot, Term};
 
@@ -99,26 +100,25 @@ impl Log {
     }
 
     /// Entries `from..` (at most `max_n` and about `max_bytes`, but at least one if any).
-    pub(crate) fn entries_from(&self, from: Index, max_n: usize, max_bytes: usize) -> Vec<Entry> {
+    pub(crate) fn entries_from(&self, from: Index, max_n: usize, max_bytes: usize) -> Arc<[Entry]> {
         let Some(offset) = from.0.checked_sub(self.start().0) else {
-            return Vec::new();
+            return Arc::from([]);
         };
-        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        let offset = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.entries.len());
+        // Count first, so the entries are cloned straight into one allocation of the right
+        // size.
         let mut bytes = 0;
-        let available = self.entries.len().saturating_sub(offset);
-        let mut out = Vec::with_capacity(available.min(max_n));
-        for e in self
-            .entries
-            .range(offset.min(self.entries.len())..)
-            .take(max_n)
-        {
+        let mut n = 0;
+        for e in self.entries.range(offset..).take(max_n) {
             bytes += e.wire_size();
-            if !out.is_empty() && bytes > max_bytes {
+            if n > 0 && bytes > max_bytes {
                 break;
             }
-            out.push(e.clone());
+            n += 1;
         }
-        out
+        self.entries.range(offset..offset + n).cloned().collect()
     }
 
     /// The configuration in effect after the whole log (M5: effective when appended).

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -47,8 +48,9 @@ pub enum Rpc {
         prev_term: Term,
         /// The leader's commit index.
         leader_commit: Index,
-        /// The entries, starting at `prev_index + 1`.
-        entries: Vec<Entry>,
+        /// The entries, starting at `prev_index + 1`. Shared, because a leader sends the same
+        /// entries to every follower that lacks them and one copy serves them all.
+        entries: Arc<[Entry]>,
     },
     /// The answer to an append request (R3).
     AppendReply {

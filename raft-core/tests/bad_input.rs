@@ -22,7 +22,7 @@ fn heartbeat(term: Term) -> Rpc {
         prev_index: Index(1),
         prev_term: Term(1),
         leader_commit: Index(1),
-        entries: vec![],
+        entries: vec![].into(),
     }
 }
 
@@ -154,7 +154,7 @@ fn absurd_indexes_are_refused() {
                 prev_index: Index(prev),
                 prev_term: term,
                 leader_commit: Index(u64::MAX),
-                entries: vec![e.clone(), e.clone()],
+                entries: vec![e.clone(), e.clone()].into(),
             },
         );
         let r = c.queue.pop_back().map(|m| m.message.rpc);
@@ -209,7 +209,8 @@ fn entries_past_the_log_end_are_refused() {
             entries: vec![Entry {
                 term,
                 payload: Payload::Noop,
-            }],
+            }]
+            .into(),
         },
     );
     let r = c.queue.pop_back().unwrap();
@@ -428,7 +429,7 @@ fn append_entries_out_of_term_order_are_refused() {
                 prev_index: Index(1),
                 prev_term: Term(1),
                 leader_commit: Index(1),
-                entries,
+                entries: entries.into(),
             },
         );
     }

@@ -229,7 +229,7 @@ fn e6_a_stale_append_request_gets_an_explicit_stale_term_reply() {
         prev_index: Index(1),
         prev_term: Term(1),
         leader_commit: Index(1),
-        entries: vec![],
+        entries: vec![].into(),
     };
     c.inject(l, f, rq);
     let reply = c

@@ -190,7 +190,7 @@ fn a_snapshot_before_any_known_configuration_is_refused() {
         prev_index: Index(0),
         prev_term: Term(0),
         leader_commit: Index(1),
-        entries,
+        entries: entries.into(),
     };
     deliver(&mut s, Millis(1), 1, append);
     // Everything durable, so index 1 is committed here; once the join is confirmed, applied.

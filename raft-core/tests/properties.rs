@@ -100,7 +100,7 @@ fn rpc() -> impl Strategy<Value = Rpc> {
                     prev_index,
                     prev_term,
                     leader_commit,
-                    entries,
+                    entries: entries.into(),
                 }
             }),
         (term(), index(), index(), term(), 0u64..5, result()).prop_map(

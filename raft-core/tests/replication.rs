@@ -103,7 +103,7 @@ fn r2_leader_refuses_another_leader_of_its_term() {
             prev_index: Index(1),
             prev_term: Term(1),
             leader_commit: Index(1),
-            entries: vec![],
+            entries: vec![].into(),
         },
     );
     let reply = c
@@ -132,7 +132,7 @@ fn r2_candidate_becomes_follower_on_append_of_its_term() {
             prev_index: Index(1),
             prev_term: Term(1),
             leader_commit: Index(1),
-            entries: vec![],
+            entries: vec![].into(),
         },
     );
     assert_eq!(c.server(0).role(), Role::Follower);
@@ -189,7 +189,7 @@ fn r2_requests_reaching_into_the_snapshot() {
                 prev_index,
                 prev_term,
                 leader_commit: Index(1),
-                entries,
+                entries: entries.into(),
             },
         );
         let got = c.queue.pop_back().map(|m| m.message.rpc);
@@ -211,7 +211,7 @@ fn r2_requests_reaching_into_the_snapshot() {
             prev_index: snap.prev(),
             prev_term: c.server(l).term_at(snap.prev()).unwrap(),
             leader_commit: Index(1),
-            entries: overlap,
+            entries: overlap.into(),
         },
     );
     let got = c.queue.pop_back().map(|m| m.message.rpc);
@@ -406,7 +406,7 @@ fn r5_follower_commit_is_min_of_leader_commit_and_last_new_entry() {
             prev_index: end.prev(),
             prev_term: term,
             leader_commit: Index(1000),
-            entries: vec![e],
+            entries: vec![e].into(),
         },
     );
     assert_eq!(c.server(f).commit_index(), end);

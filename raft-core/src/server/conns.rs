@@ -260,7 +260,7 @@ impl Server {
                     leader_commit,
                     n_entries,
                 };
-                self.handle_append_request(rq, term, entries);
+                self.handle_append_request(rq, term, &entries);
             }
             Rpc::AppendReply {
                 log_end,

@@ -139,7 +139,7 @@ impl Server {
         let Some(next) = l.adding.get(&peer).map(|j| j.progress.next_index) else {
             return;
         };
-        let rpc = self.append_request_rpc(next, Vec::new());
+        let rpc = self.append_request_rpc(next, self.no_entries.clone());
         self.send_with_comment(peer, rpc, Some("initialize new server"));
     }
 

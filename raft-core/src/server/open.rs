@@ -1,6 +1,7 @@
 //! Opening a server from its header and records (S4).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use super::{
     DEFAULT_ELECTION_TIMER_MS, ElectionInfo, JOIN_RETRY_MS, MAX_SNAPSHOT_INDEX, Server,
@@ -210,6 +211,7 @@ impl Server {
             deferred: Default::default(),
             peers_buffer: Vec::new(),
             spare_messages: Vec::new(),
+            no_entries: Arc::from([]),
             now,
         }
     }

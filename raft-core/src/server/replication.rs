@@ -1,5 +1,7 @@
 //! Log replication: append requests and replies, commit, apply (R1–R7, N6).
 
+use std::sync::Arc;
+
 use super::Server;
 use crate::role::{Mode, RoleState};
 use crate::waiter::Waiting;
@@ -16,6 +18,17 @@ pub(super) struct AppendHeader {
     pub(super) prev_term: Term,
     pub(super) leader_commit: Index,
     pub(super) n_entries: u64,
+}
+
+/// Entries taken from the log for append requests, kept while a leader sends them to
+/// several peers.
+#[derive(Clone)]
+struct Batch {
+    /// The index of the first entry.
+    next: Index,
+    entries: Arc<[Entry]>,
+    /// Their estimated size on the wire, for flow control.
+    bytes: usize,
 }
 
 /// Which peers [`Server::send_empty_appends`] sends to.
@@ -36,7 +49,7 @@ impl Server {
         &mut self,
         rq: AppendHeader,
         term: Term,
-        entries: Vec<Entry>,
+        entries: &[Entry],
     ) {
         // A leader's log never goes backwards in term nor holds terms after its own.
         let mut prev = rq.prev_term;
@@ -80,8 +93,7 @@ impl Server {
             // Trim the entries our snapshot covers, keeping the term of the last one trimmed.
             let ofs = (self.log.start().0 - first.0) as usize;
             let prev_term = entries[ofs - 1].term;
-            let rest = entries.into_iter().skip(ofs).collect();
-            self.append_entries(rq, snap, prev_term, rest);
+            self.append_entries(rq, snap, prev_term, &entries[ofs..]);
         }
     }
 
@@ -109,7 +121,7 @@ impl Server {
         rq: AppendHeader,
         prev_index: Index,
         prev_term: Term,
-        entries: Vec<Entry>,
+        entries: &[Entry],
     ) {
         if let Some(why) = self.mismatch(prev_index, prev_term) {
             let text = format!(
@@ -122,7 +134,7 @@ impl Server {
         // Skip what we already have; truncate at the first conflict.
         let mut skip = 0;
         let mut config_changed = false;
-        for entry in &entries {
+        for entry in entries {
             let index = Index(prev_index.0 + 1 + skip as u64);
             match self.log.term_at(index) {
                 None => break,
@@ -168,9 +180,10 @@ impl Server {
             return;
         }
         let mut records = Vec::with_capacity(entries.len() - skip + 1); // + a commit record
-        for entry in entries.into_iter().skip(skip) {
+        for entry in &entries[skip..] {
             config_changed |= matches!(entry.payload, Payload::Configuration(_));
             let index = self.log.append(entry.clone());
+            let entry = entry.clone();
             records.push(Record::Entry { index, entry });
         }
         let ticket = self.write(records);
@@ -273,8 +286,10 @@ impl Server {
     /// Sends what the peers are missing, after new entries (R7).
     pub(super) fn replicate_to_all(&mut self) {
         let peers = self.leader_peers();
+        // Peers in step need the same entries: the first one's batch serves them all.
+        let mut batch = None;
         for &peer in &peers {
-            self.replicate(peer);
+            self.replicate_sharing(peer, &mut batch);
         }
         self.return_peers(peers);
     }
@@ -299,6 +314,12 @@ impl Server {
     /// Sends `peer` the entries it lacks, as far as flow control allows, or the snapshot if
     /// it is behind the log start (R3).
     pub(super) fn replicate(&mut self, peer: ServerId) {
+        self.replicate_sharing(peer, &mut None);
+    }
+
+    /// [`Server::replicate`], reusing `batch` if `peer` needs the entries it holds, and
+    /// leaving the last batch sent in it. The log must not change while a batch is kept.
+    fn replicate_sharing(&mut self, peer: ServerId, batch: &mut Option<Batch>) {
         loop {
             let (start, end) = (self.log.start(), self.log.end());
             let (max_n, max_bytes) = (self.config.max_append_entries, self.config.max_append_bytes);
@@ -323,9 +344,13 @@ impl Server {
                 return;
             }
             let next = p.next_index;
-            let entries = self.log.entries_from(next, max_n, max_bytes);
+            let Batch { entries, bytes, .. } = match batch {
+                Some(b) if b.next == next => b.clone(),
+                _ => batch
+                    .insert(self.batch_from(next, max_n, max_bytes))
+                    .clone(),
+            };
             let n = entries.len() as u64;
-            let bytes = entries.iter().map(Entry::wire_size).sum();
             let last = Index(next.0 + n - 1);
             let RoleState::Leader(l) = &mut self.role else {
                 return;
@@ -344,8 +369,19 @@ impl Server {
         }
     }
 
+    /// The entries from `next` that one append request may carry.
+    fn batch_from(&self, next: Index, max_n: usize, max_bytes: usize) -> Batch {
+        let entries = self.log.entries_from(next, max_n, max_bytes);
+        let bytes = entries.iter().map(Entry::wire_size).sum();
+        Batch {
+            next,
+            entries,
+            bytes,
+        }
+    }
+
     /// An append request for `entries` starting at `next`.
-    pub(super) fn append_request_rpc(&self, next: Index, entries: Vec<Entry>) -> Rpc {
+    pub(super) fn append_request_rpc(&self, next: Index, entries: Arc<[Entry]>) -> Rpc {
         let prev_index = next.prev();
         // Below the log start the snapshot's term stands in (only a heartbeat to a server
         // that needs the snapshot gets here, and it is refused).
@@ -394,7 +430,7 @@ impl Server {
                 EmptyAppends::CommitNews => {}
             }
             p.commit_sent = p.commit_sent.max(conveyed);
-            let rpc = self.append_request_rpc(next, Vec::new());
+            let rpc = self.append_request_rpc(next, self.no_entries.clone());
             self.send(peer, rpc);
         }
         self.return_peers(peers);

@@ -258,7 +258,7 @@ impl World {
             *leader_commit = (*leader_commit).max(Index(prev_index.0 + entries.len() as u64));
         }
         if bugs.corrupt_entries {
-            for e in entries.iter_mut() {
+            for e in std::sync::Arc::make_mut(entries) {
                 if let Payload::Data { data, .. } = &mut e.payload {
                     *data = Data::from("put corrupted x");
                 }
