@@ -121,6 +121,15 @@ impl Progress {
         }
     }
 
+    /// Raises the match index to `index`; false if it was not below it.
+    pub(crate) fn raise_match(&mut self, index: Index) -> bool {
+        if index <= self.match_index {
+            return false;
+        }
+        self.match_index = index;
+        true
+    }
+
     /// The server holds our log up to `acked`: pipeline from here on.
     pub(crate) fn acked(&mut self, acked: Index) {
         self.next_index = self.next_index.max(acked.next());

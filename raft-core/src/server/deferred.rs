@@ -24,6 +24,9 @@ pub(super) struct Deferred {
 
 impl Server {
     /// Does the deferred work. Runs at the start of every `poll_action`, cheaply when idle.
+    /// Kept out of line: inlined, it made every `poll_action` set up a frame for it, and most
+    /// polls find nothing deferred.
+    #[inline(never)]
     pub(super) fn flush_deferred(&mut self) {
         let deferred = std::mem::take(&mut self.deferred);
         if self.is_stopped() {
