@@ -201,6 +201,14 @@ pub(crate) struct Leader {
 }
 
 impl Leader {
+    /// True if a server is being added or removed, or a change awaits its answer: anything
+    /// for the leader's reconfiguration to do.
+    pub(crate) fn changing_membership(&self) -> bool {
+        self.removing.is_some()
+            || !self.adding.is_empty()
+            || self.progress.values().any(|p| p.phase != Phase::Stable)
+    }
+
     /// The progress of a configured server or a server being added.
     pub(crate) fn progress_mut(&mut self, sid: ServerId) -> Option<&mut Progress> {
         if let Some(p) = self.progress.get_mut(&sid) {

@@ -119,11 +119,12 @@ impl Server {
         if self.failure_test == Some(FailureTest::StopRaftRpc) {
             return;
         }
-        if !self.conns.contains_key(&conn) {
+        // Who the connection leads to, looked up once for all the checks below.
+        let Some(known) = self.conns.get(&conn).map(|c| c.sid) else {
             self.counters.unknown_connection += 1;
             return;
-        }
-        if !self.accept_ids(conn, &message) {
+        };
+        if !self.accept_ids(conn, known, &message) {
             return;
         }
         if let Rpc::Hello { address } | Rpc::AddServerRequest { address } = &message.rpc
@@ -138,7 +139,8 @@ impl Server {
     }
 
     /// W1: refuse (and count) a message for another cluster or server, or from an impostor.
-    fn accept_ids(&mut self, conn: ConnId, message: &Message) -> bool {
+    /// `known` is the server `conn` is known to lead to.
+    fn accept_ids(&mut self, conn: ConnId, known: Option<ServerId>, message: &Message) -> bool {
         let from = message.from;
         match (message.cluster, self.cid) {
             (Some(theirs), Some(ours)) if theirs != ours => {
@@ -172,11 +174,12 @@ impl Server {
             self.counters.from_self += 1;
             return false;
         }
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return false;
-        };
-        match c.sid {
-            None => c.sid = Some(from),
+        match known {
+            None => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.sid = Some(from);
+                }
+            }
             Some(sid) if sid != from => {
                 self.counters.wrong_sender += 1;
                 let text = format!(

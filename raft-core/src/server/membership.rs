@@ -210,6 +210,9 @@ impl Server {
             // until an entry of its own term commits, or two disjoint majorities could form.
             return;
         }
+        if !l.changing_membership() {
+            return; // The usual case, on every commit: one cheap pass says so.
+        }
         self.finish_committed_changes();
         if let Some(sid) = self.caught_up_server() {
             self.commit_addition(sid);

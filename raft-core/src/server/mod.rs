@@ -271,7 +271,10 @@ impl Server {
                 Timer::CommitNotify => self.notify_commit(),
             }
         }
-        self.update_wanted_connections();
+        // Checked here, not in the callee: most steps change no connection.
+        if self.wanted_dirty {
+            self.update_wanted_connections();
+        }
     }
 
     fn is_stopped(&self) -> bool {
