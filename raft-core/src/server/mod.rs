@@ -284,6 +284,10 @@ impl Server {
     // ---------------------------------------------------------------------------------------
     // Helpers shared by the handlers.
 
+    // Inlined so each caller builds its action in place: passed by pointer, the action was
+    // read back before the caller's stores had landed, a stall that made this the hottest
+    // function of the commit path.
+    #[inline]
     fn emit(&mut self, action: Action) {
         // After a crash point nothing may reach the driver, not even from the rest of the
         // handler that hit it (found by the `core_events` fuzz target).
