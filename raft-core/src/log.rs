@@ -99,10 +99,16 @@ impl Log {
         before != self.config_indexes.len()
     }
 
-    /// Entries `from..` (at most `max_n` and about `max_bytes`, but at least one if any).
-    pub(crate) fn entries_from(&self, from: Index, max_n: usize, max_bytes: usize) -> Arc<[Entry]> {
+    /// Entries `from..` (at most `max_n` and about `max_bytes`, but at least one if any), with
+    /// their estimated size on the wire.
+    pub(crate) fn entries_from(
+        &self,
+        from: Index,
+        max_n: usize,
+        max_bytes: usize,
+    ) -> (Arc<[Entry]>, usize) {
         let Some(offset) = from.0.checked_sub(self.start().0) else {
-            return Arc::from([]);
+            return (Arc::from([]), 0);
         };
         let offset = usize::try_from(offset)
             .unwrap_or(usize::MAX)
@@ -112,13 +118,15 @@ impl Log {
         let mut bytes = 0;
         let mut n = 0;
         for e in self.entries.range(offset..).take(max_n) {
-            bytes += e.wire_size();
-            if n > 0 && bytes > max_bytes {
+            let size = e.wire_size();
+            if n > 0 && bytes + size > max_bytes {
                 break;
             }
+            bytes += size;
             n += 1;
         }
-        self.entries.range(offset..offset + n).cloned().collect()
+        let entries = self.entries.range(offset..offset + n).cloned().collect();
+        (entries, bytes)
     }
 
     /// The configuration in effect after the whole log (M5: effective when appended).

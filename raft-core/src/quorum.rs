@@ -12,19 +12,37 @@ pub(crate) fn majority_index(matches: impl ExactSizeIterator<Item = Index>) -> O
     if n == 0 {
         return None;
     }
+    if n > STACK {
+        return Some(majority_of_many(matches.collect(), n));
+    }
     let mut stack = [Index(0); STACK];
-    let mut heap = Vec::new();
-    let sorted: &mut [Index] = if n <= STACK {
-        for (slot, m) in stack.iter_mut().zip(matches) {
-            *slot = m;
-        }
-        &mut stack[..n]
-    } else {
-        heap.extend(matches);
-        &mut heap
-    };
-    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    for (slot, m) in stack.iter_mut().zip(matches) {
+        *slot = m;
+    }
+    let sorted = &mut stack[..n];
+    sort_descending(sorted);
     Some(sorted[n / 2])
+}
+
+/// [`majority_index`] of more servers than fit on the stack: rare, so out of the way.
+#[cold]
+fn majority_of_many(mut matches: Vec<Index>, n: usize) -> Index {
+    matches.sort_unstable_by(|a, b| b.cmp(a));
+    matches[n / 2]
+}
+
+/// Sorts a handful of indexes in descending order: an insertion sort, which for a cluster's
+/// few servers costs less than the general sort's setup.
+fn sort_descending(v: &mut [Index]) {
+    for i in 1..v.len() {
+        let x = v[i];
+        let mut j = i;
+        while j > 0 && v[j - 1] < x {
+            v[j] = v[j - 1];
+            j -= 1;
+        }
+        v[j] = x;
+    }
 }
 
 #[cfg(test)]

@@ -35,8 +35,7 @@ struct Batch {
 impl Batch {
     /// The entries from `next` that one append request may carry.
     fn from_log(log: &Log, next: Index, max_n: usize, max_bytes: usize) -> Batch {
-        let entries = log.entries_from(next, max_n, max_bytes);
-        let bytes = entries.iter().map(Entry::wire_size).sum();
+        let (entries, bytes) = log.entries_from(next, max_n, max_bytes);
         Batch {
             next,
             entries,
