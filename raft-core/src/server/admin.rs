@@ -229,6 +229,7 @@ impl Server {
             self.write_one(Record::CommitIndex { index });
         }
         self.closed = true;
+        self.stop();
     }
 
     // -------------------------------------------------------------------------------------

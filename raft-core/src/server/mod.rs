@@ -85,6 +85,9 @@ pub struct Server {
     failed: Option<String>,
     crashed: bool,
     closed: bool,
+    /// `left || failed.is_some() || crashed || closed`, kept as one flag because every entry
+    /// point and poll asks; set only through `stop`.
+    stopped: bool,
     commands: BTreeMap<EntryId, commands::Command>,
     conns: BTreeMap<ConnId, conns::Conn>,
     /// Outgoing connections asked of the driver (M11).
@@ -278,7 +281,17 @@ impl Server {
     }
 
     fn is_stopped(&self) -> bool {
-        self.left || self.failed.is_some() || self.crashed || self.closed
+        debug_assert_eq!(
+            self.stopped,
+            self.left || self.failed.is_some() || self.crashed || self.closed,
+            "the stopped flag is out of step"
+        );
+        self.stopped
+    }
+
+    /// Records that the server stopped for good (left, failed, crashed or closed).
+    fn stop(&mut self) {
+        self.stopped = true;
     }
 
     // ---------------------------------------------------------------------------------------
@@ -544,6 +557,7 @@ impl Server {
         );
         self.log(LogLevel::Warn, text);
         self.failed = Some(reason.clone());
+        self.stop();
         self.complete_all_commands(CommandStatus::IoError);
         self.shut_down_membership();
         self.notify(Notice::Failed { reason });
@@ -554,6 +568,7 @@ impl Server {
     fn crash(&mut self, reason: &'static str) {
         self.emit(Action::Crash { reason });
         self.crashed = true;
+        self.stop();
     }
 
     /// True if the engaged failure test is `test`; a crash test crashes here.

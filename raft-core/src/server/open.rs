@@ -196,6 +196,7 @@ impl Server {
             failed: None,
             crashed: false,
             closed: false,
+            stopped: false,
             commands: BTreeMap::new(),
             conns: BTreeMap::new(),
             wanted: BTreeSet::new(),
