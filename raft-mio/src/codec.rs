@@ -12,6 +12,7 @@
 //! make the decoder buffer more than one read beyond the limit.
 
 use std::fmt;
+use std::io;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -62,6 +63,24 @@ impl std::error::Error for FrameError {
             FrameError::Decode(e) | FrameError::Encode(e) => Some(e),
         }
     }
+}
+
+/// Writes as much of `out` as a nonblocking stream takes now and removes what was written
+/// from its front; the rest waits for the stream to signal it is writable. An error means
+/// the stream is broken.
+pub fn write_available(stream: &mut impl io::Write, out: &mut Vec<u8>) -> io::Result<()> {
+    let mut written = 0;
+    while written < out.len() {
+        match stream.write(&out[written..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    out.drain(..written);
+    Ok(())
 }
 
 /// Appends one frame holding `value` as JSON to `out`. On error `out` is left
@@ -215,5 +234,62 @@ mod tests {
         assert_eq!(decoder.start, 0, "consumed bytes were dropped");
         assert_eq!(decoder.next_frame::<u32>().unwrap(), Some(2));
         assert_eq!(decoder.buffered(), 0);
+    }
+
+    /// A socket that takes `room` more bytes, at most `per_call` a write, then would block.
+    struct Socket {
+        taken: Vec<u8>,
+        room: usize,
+        per_call: usize,
+    }
+
+    impl io::Write for Socket {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.room).min(self.per_call);
+            if n == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.taken.extend_from_slice(&buf[..n]);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn write_available_keeps_what_the_socket_did_not_take() {
+        let mut socket = Socket {
+            taken: Vec::new(),
+            room: 7,
+            per_call: 3,
+        };
+        let mut out = b"0123456789".to_vec();
+        write_available(&mut socket, &mut out).unwrap();
+        assert_eq!(socket.taken, b"0123456");
+        assert_eq!(out, b"789");
+        socket.room = 100;
+        write_available(&mut socket, &mut out).unwrap();
+        assert_eq!(socket.taken, b"0123456789");
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_socket_taking_nothing_without_blocking_is_broken() {
+        struct Closed;
+        impl io::Write for Closed {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Ok(0)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut out = b"x".to_vec();
+        let error = write_available(&mut Closed, &mut out).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::WriteZero);
+        assert_eq!(out, b"x");
     }
 }

@@ -2,14 +2,14 @@
 //! the answers back in the order the commands arrived.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::time::Instant;
 
 use mio::net::TcpStream;
 
 use super::frames::MAX_CLIENT_FRAME;
 use super::{KvCommand, KvResponse};
-use crate::codec::{FrameDecoder, encode_frame};
+use crate::codec::{FrameDecoder, encode_frame, write_available};
 
 /// Commands one connection may have in flight; beyond it the connection is not read until
 /// answers go out, so a client cannot queue work without bound.
@@ -182,17 +182,7 @@ impl Session {
     /// can be and nothing readable is left behind.
     pub(super) fn flush(&mut self) -> io::Result<bool> {
         self.encode_answers()?;
-        let mut written = 0;
-        while written < self.out.len() {
-            match self.stream.write(&self.out[written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.out.drain(..written);
+        write_available(&mut self.stream, &mut self.out)?;
         let done = (self.eof || self.refused) && self.out.is_empty() && self.in_flight.is_empty();
         Ok(!done)
     }

@@ -8,14 +8,14 @@
 //! library multiplexing its callers over one connection does.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
-use raft_mio::codec::{FrameDecoder, encode_frame};
+use raft_mio::codec::{FrameDecoder, encode_frame, write_available};
 use raft_mio::kv::{KvCommand, KvResponse};
 
 /// How long a command may go unanswered before the run is abandoned.
@@ -88,18 +88,7 @@ impl Conn {
     /// Writes what the socket takes of the queued commands; the rest goes out when the
     /// socket signals it is writable again.
     fn flush(&mut self) -> io::Result<()> {
-        let mut written = 0;
-        while written < self.out.len() {
-            match self.stream.write(&self.out[written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.out.drain(..written);
-        Ok(())
+        write_available(&mut self.stream, &mut self.out)
     }
 
     /// Reads the answers that arrived; for each, records it and queues that client's next
