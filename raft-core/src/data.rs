@@ -84,35 +84,53 @@ impl<'de> Deserialize<'de> for Data {
 mod base64 {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-    pub(super) fn encode(bytes: &[u8]) -> String {
-        let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
-        for chunk in bytes.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            let sextet = |shift: u32| ALPHABET[((n >> shift) & 63) as usize];
-            out.push(sextet(18));
-            out.push(sextet(12));
-            out.push(if chunk.len() > 1 { sextet(6) } else { b'=' });
-            out.push(if chunk.len() > 2 { sextet(0) } else { b'=' });
+    /// Each byte's value in [`ALPHABET`], or [`INVALID`].
+    const VALUES: [u8; 256] = {
+        let mut table = [INVALID; 256];
+        let mut i = 0;
+        while i < 64 {
+            table[ALPHABET[i] as usize] = i as u8;
+            i += 1;
         }
-        // Only ASCII from ALPHABET and '=' was pushed.
-        String::from_utf8(out).unwrap_or_default()
+        table
+    };
+    const INVALID: u8 = u8::MAX;
+
+    pub(super) fn encode(bytes: &[u8]) -> String {
+        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+        let sextet = |n: u32, shift: u32| char::from(ALPHABET[((n >> shift) & 63) as usize]);
+        let mut chunks = bytes.chunks_exact(3);
+        for c in &mut chunks {
+            let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
+            for shift in [18, 12, 6, 0] {
+                out.push(sextet(n, shift));
+            }
+        }
+        match *chunks.remainder() {
+            [a] => {
+                let n = u32::from(a) << 16;
+                out.extend([sextet(n, 18), sextet(n, 12), '=', '=']);
+            }
+            [a, b] => {
+                let n = (u32::from(a) << 16) | (u32::from(b) << 8);
+                out.extend([sextet(n, 18), sextet(n, 12), sextet(n, 6), '=']);
+            }
+            _ => {}
+        }
+        out
     }
 
-    fn value(c: u8) -> Option<u32> {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        Some(u32::from(v))
+    /// The 24 bits of a quad whose last `pad` characters are padding.
+    fn quad(q: &[u8], pad: usize) -> Result<u32, &'static str> {
+        let mut n = 0u32;
+        for &c in &q[..4 - pad] {
+            let v = VALUES[usize::from(c)];
+            if v == INVALID {
+                return Err("invalid base64 character");
+            }
+            n = (n << 6) | u32::from(v);
+        }
+        Ok(n << (6 * pad))
     }
 
     pub(super) fn decode(text: &str) -> Result<Vec<u8>, &'static str> {
@@ -120,21 +138,23 @@ mod base64 {
         if !bytes.len().is_multiple_of(4) {
             return Err("base64 length is not a multiple of 4");
         }
+        let Some(body_len) = bytes.len().checked_sub(4) else {
+            return Ok(Vec::new());
+        };
+        let (body, last) = bytes.split_at(body_len);
         let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-        let n_quads = bytes.len() / 4;
-        for (i, quad) in bytes.chunks_exact(4).enumerate() {
-            let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
-            if pad > 2 || (pad > 0 && i + 1 != n_quads) {
+        for q in body.chunks_exact(4) {
+            // Only the last quad may end in padding.
+            if q[3] == b'=' {
                 return Err("misplaced base64 padding");
             }
-            let mut n = 0u32;
-            for &c in &quad[..4 - pad] {
-                n = (n << 6) | value(c).ok_or("invalid base64 character")?;
-            }
-            n <<= 6 * pad as u32;
-            let decoded = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-            out.extend_from_slice(&decoded[..3 - pad]);
+            out.extend_from_slice(&quad(q, 0)?.to_be_bytes()[1..]);
         }
+        let pad = last.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 {
+            return Err("misplaced base64 padding");
+        }
+        out.extend_from_slice(&quad(last, pad)?.to_be_bytes()[1..4 - pad]);
         Ok(out)
     }
 }
