@@ -79,38 +79,45 @@ pub(crate) fn run(rest: &[String]) -> Result<(), String> {
         "loopback round trip p99: {:.1} us",
         rtt.1.as_secs_f64() * 1e6
     );
-    let ceiling = echo_ceiling(64).map_err(|e| format!("echo: {e}"))?;
-    println!("echo round trips/s, 64 clients: {ceiling:.0}");
+    for shape in [PHASES[1], PHASES[2]] {
+        let ceiling = echo_ceiling(shape).map_err(|e| format!("echo: {e}"))?;
+        println!("echo round trips/s, {}: {ceiling:.0}", label(shape));
+    }
     cluster.create(3)?;
     cluster.wait_leader(TIMEOUT)?;
     for shape in phases {
-        let clients = shape.clients;
-        let conns = if shape.conns == clients {
-            String::new()
-        } else {
-            format!(" over {} conns", shape.conns)
-        };
+        let label = label(shape);
         let run = load(&mut cluster, shape, Duration::from_secs(seconds))?;
         let commits = run.latencies.len() as f64 / seconds as f64;
         let (p50, p99) = quantiles(run.latencies);
-        println!("clients {clients:2}{conns}: commits/s: {commits:.0}");
-        println!("clients {clients:2}{conns}: latency p50: {:.3} ms", ms(p50));
-        println!("clients {clients:2}{conns}: latency p99: {:.3} ms", ms(p99));
+        println!("{label}: commits/s: {commits:.0}");
+        println!("{label}: latency p50: {:.3} ms", ms(p50));
+        println!("{label}: latency p99: {:.3} ms", ms(p99));
         if let Some(cpu) = &run.cpu {
             let followers: Vec<String> = cpu.followers.iter().map(|f| format!("{f:.1}")).collect();
             println!(
-                "clients {clients:2}{conns}: cpu us per commit, leader {:.1}, followers {}, clients {:.1}",
+                "{label}: cpu us per commit, leader {:.1}, followers {}, clients {:.1}",
                 cpu.leader,
                 followers.join(" "),
                 cpu.clients
             );
         }
         println!(
-            "clients {clients:2}{conns}: leader changes {}, failed commands {}",
+            "{label}: leader changes {}, failed commands {}",
             run.leader_changes, run.failed
         );
     }
     Ok(())
+}
+
+/// How a phase is named in the output: "clients  1", "clients 64 over 8 conns".
+fn label(shape: Shape) -> String {
+    let clients = format!("clients {:2}", shape.clients);
+    if shape.conns == shape.clients {
+        clients
+    } else {
+        format!("{clients} over {} conns", shape.conns)
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -170,9 +177,9 @@ fn loopback_rtt(n: usize) -> std::io::Result<(Duration, Duration)> {
     Ok(quantiles(samples))
 }
 
-/// Round trips per second of `clients` closed-loop clients against the echo server over
+/// Round trips per second of closed-loop clients of this shape against the echo server over
 /// 2 s: the most the client protocol allows on this machine, with nothing behind it.
-fn echo_ceiling(clients: usize) -> Result<f64, String> {
+fn echo_ceiling(shape: Shape) -> Result<f64, String> {
     const SPAN: Duration = Duration::from_secs(2);
     let echo = Echo::start().map_err(|e| e.to_string())?;
     let (leader, stop) = (
@@ -182,17 +189,7 @@ fn echo_ceiling(clients: usize) -> Result<f64, String> {
     let generator = {
         let (leader, stop) = (leader.clone(), stop.clone());
         let address = echo.address;
-        thread::spawn(move || {
-            load::run(
-                Shape {
-                    clients,
-                    conns: clients,
-                },
-                &[address],
-                &leader,
-                &stop,
-            )
-        })
+        thread::spawn(move || load::run(shape, &[address], &leader, &stop))
     };
     thread::sleep(SPAN);
     stop.store(true, Ordering::Relaxed);

@@ -78,10 +78,6 @@ fn reprint(text: &str) -> Result<Vec<String>, String> {
     let mut lines = vec![
         format!("mio_fdatasync_us {}", pair("fdatasync latency")?),
         format!("mio_loopback_rtt_us {}", pair("loopback round trip")?),
-        format!(
-            "mio_echo_round_trips_per_sec clients=64 {:.0}",
-            get("echo round trips/s, 64 clients")?
-        ),
     ];
     // raft-kv labels a phase "clients 64" or, sharing connections, "clients 64 over 8 conns".
     for (label, name) in [
@@ -89,6 +85,10 @@ fn reprint(text: &str) -> Result<Vec<String>, String> {
         ("clients 64", "clients=64"),
         ("clients 64 over 8 conns", "clients=64 conns=8"),
     ] {
+        if label != "clients 1" {
+            let echo = get(&format!("echo round trips/s, {label}"))?;
+            lines.push(format!("mio_echo_round_trips_per_sec {name} {echo:.0}"));
+        }
         let commits = get(&format!("{label}: commits/s"))?;
         lines.push(format!("mio_commits_per_sec {name} {commits:.0}"));
         let latency = pair(&format!("{label}: latency"))?;
@@ -138,7 +138,8 @@ fdatasync latency p50: 0.068 ms
 fdatasync latency p99: 0.139 ms
 loopback round trip p50: 10.8 us
 loopback round trip p99: 24.3 us
-echo round trips/s, 64 clients: 185204
+echo round trips/s, clients 64: 185204
+echo round trips/s, clients 64 over 8 conns: 512345
 clients  1: commits/s: 2838
 clients  1: latency p50: 0.292 ms
 clients  1: latency p99: 1.921 ms
@@ -162,11 +163,12 @@ clients 64 over 8 conns: leader changes 0, failed commands 0
             [
                 "mio_fdatasync_us p50 68.0 p99 139.0",
                 "mio_loopback_rtt_us p50 10.8 p99 24.3",
-                "mio_echo_round_trips_per_sec clients=64 185204",
                 "mio_commits_per_sec clients=1 2838",
                 "mio_latency_us clients=1 p50 292.0 p99 1921.0",
+                "mio_echo_round_trips_per_sec clients=64 185204",
                 "mio_commits_per_sec clients=64 18245",
                 "mio_latency_us clients=64 p50 3075.0 p99 12436.0",
+                "mio_echo_round_trips_per_sec clients=64 conns=8 512345",
                 "mio_commits_per_sec clients=64 conns=8 41207",
                 "mio_latency_us clients=64 conns=8 p50 1103.0 p99 6288.0",
                 "# mio: clients  1: leader changes 0, failed commands 0",
