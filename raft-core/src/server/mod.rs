@@ -218,6 +218,11 @@ impl Server {
             self.barrier.persisted() <= self.barrier.last_issued(),
             "persisted an unissued ticket"
         );
+        assert_eq!(
+            self.stopped,
+            self.has_stopped_for_good(),
+            "the stopped flag is out of step"
+        );
         assert!(
             log.last_term() <= self.term || self.joining.is_some(),
             "log term ahead of current term"
@@ -283,10 +288,15 @@ impl Server {
     fn is_stopped(&self) -> bool {
         debug_assert_eq!(
             self.stopped,
-            self.left || self.failed.is_some() || self.crashed || self.closed,
+            self.has_stopped_for_good(),
             "the stopped flag is out of step"
         );
         self.stopped
+    }
+
+    /// What `stopped` caches: the server left, failed, crashed or was closed.
+    fn has_stopped_for_good(&self) -> bool {
+        self.left || self.failed.is_some() || self.crashed || self.closed
     }
 
     /// Records that the server stopped for good (left, failed, crashed or closed).
