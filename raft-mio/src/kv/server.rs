@@ -217,7 +217,7 @@ impl ClientServer {
                 self.owners.insert(id, token);
                 let completions = self.completions.clone();
                 self.handle.execute_then(
-                    payload.to_vec(),
+                    payload,
                     Box::new(move |result| completions.push(id, result)),
                 );
                 id

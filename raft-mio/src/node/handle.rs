@@ -159,8 +159,11 @@ impl Handle {
     /// reply on this server, or the error, without waiting. On a follower the command is
     /// relayed to the leader. `on_done` is called exactly once: on the node's thread, or with
     /// [`CommandError::Stopped`] on whichever thread finds the node gone.
-    pub fn execute_then(&self, command: Vec<u8>, on_done: OnDone) {
-        let data = Data::from(command);
+    ///
+    /// `command` is anything that becomes [`Data`]: a `Vec<u8>` or a `&[u8]` (the bytes are
+    /// copied once, into the entry every follower shares).
+    pub fn execute_then(&self, command: impl Into<Data>, on_done: OnDone) {
+        let data = command.into();
         // A request the node will never take is dropped here or with the channel, and its
         // Reply answers `Stopped` as it drops.
         self.submit(Request::Execute {
@@ -171,7 +174,7 @@ impl Handle {
 
     /// Executes `command` through the cluster and waits up to `timeout` for the state
     /// machine's reply on this server. On a follower the command is relayed to the leader.
-    pub fn execute(&self, command: Vec<u8>, timeout: Duration) -> CommandResult {
+    pub fn execute(&self, command: impl Into<Data>, timeout: Duration) -> CommandResult {
         let (reply, rx) = mpsc::channel();
         self.execute_then(
             command,
