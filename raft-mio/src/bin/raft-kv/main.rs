@@ -39,7 +39,9 @@ administration on the Unix socket --control (mode 0600).
 bench starts 3 servers in a temporary directory and prints the disk's fdatasync latency,
 the loopback round trip, and commits/s with latency for closed-loop clients: by default 1
 client, 64 on a connection each, and 64 sharing 8 connections, --seconds each (default 5);
---clients N [--conns M] runs that one phase instead (at most 64 clients a connection).
+--clients N [--conns M] runs that one phase instead (at most 64 clients a connection). For
+each phase of many clients it first measures the same clients against an echo server with
+nothing behind it: the most the client protocol allows on this machine.
 
 Addresses are tcp:IP:PORT, with IPv6 as tcp:[IP]:PORT.
 
