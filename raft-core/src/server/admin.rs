@@ -229,7 +229,6 @@ impl Server {
             self.write_one(Record::CommitIndex { index });
         }
         self.closed = true;
-        self.stop();
     }
 
     // -------------------------------------------------------------------------------------

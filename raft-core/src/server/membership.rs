@@ -586,7 +586,6 @@ impl Server {
         self.write_one(note);
         self.leaving = false;
         self.left = true;
-        self.stop();
         self.complete_all_commands(crate::CommandStatus::Shutdown);
         self.shut_down_membership();
         self.notify(Notice::Left);

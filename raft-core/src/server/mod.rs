@@ -85,9 +85,6 @@ pub struct Server {
     failed: Option<String>,
     crashed: bool,
     closed: bool,
-    /// `left || failed.is_some() || crashed || closed`, kept as one flag because every entry
-    /// point and poll asks; set only through `stop`.
-    stopped: bool,
     commands: BTreeMap<EntryId, commands::Command>,
     conns: BTreeMap<ConnId, conns::Conn>,
     /// Outgoing connections asked of the driver (M11).
@@ -218,11 +215,6 @@ impl Server {
             self.barrier.persisted() <= self.barrier.last_issued(),
             "persisted an unissued ticket"
         );
-        assert_eq!(
-            self.stopped,
-            self.has_stopped_for_good(),
-            "the stopped flag is out of step"
-        );
         assert!(
             log.last_term() <= self.term || self.joining.is_some(),
             "log term ahead of current term"
@@ -286,22 +278,7 @@ impl Server {
     }
 
     fn is_stopped(&self) -> bool {
-        debug_assert_eq!(
-            self.stopped,
-            self.has_stopped_for_good(),
-            "the stopped flag is out of step"
-        );
-        self.stopped
-    }
-
-    /// What `stopped` caches: the server left, failed, crashed or was closed.
-    fn has_stopped_for_good(&self) -> bool {
         self.left || self.failed.is_some() || self.crashed || self.closed
-    }
-
-    /// Records that the server stopped for good (left, failed, crashed or closed).
-    fn stop(&mut self) {
-        self.stopped = true;
     }
 
     // ---------------------------------------------------------------------------------------
@@ -567,7 +544,6 @@ impl Server {
         );
         self.log(LogLevel::Warn, text);
         self.failed = Some(reason.clone());
-        self.stop();
         self.complete_all_commands(CommandStatus::IoError);
         self.shut_down_membership();
         self.notify(Notice::Failed { reason });
@@ -578,7 +554,6 @@ impl Server {
     fn crash(&mut self, reason: &'static str) {
         self.emit(Action::Crash { reason });
         self.crashed = true;
-        self.stop();
     }
 
     /// True if the engaged failure test is `test`; a crash test crashes here.

@@ -196,7 +196,6 @@ impl Server {
             failed: None,
             crashed: false,
             closed: false,
-            stopped: false,
             commands: BTreeMap::new(),
             conns: BTreeMap::new(),
             wanted: BTreeSet::new(),
