@@ -13,7 +13,7 @@ pub(crate) fn majority_index(matches: impl ExactSizeIterator<Item = Index>) -> O
         return None;
     }
     if n > STACK {
-        return Some(majority_of_many(matches.collect(), n));
+        return Some(majority_of_many(matches.collect()));
     }
     let mut stack = [Index(0); STACK];
     for (slot, m) in stack.iter_mut().zip(matches) {
@@ -26,9 +26,9 @@ pub(crate) fn majority_index(matches: impl ExactSizeIterator<Item = Index>) -> O
 
 /// [`majority_index`] of more servers than fit on the stack: rare, so out of the way.
 #[cold]
-fn majority_of_many(mut matches: Vec<Index>, n: usize) -> Index {
+fn majority_of_many(mut matches: Vec<Index>) -> Index {
     matches.sort_unstable_by(|a, b| b.cmp(a));
-    matches[n / 2]
+    matches[matches.len() / 2]
 }
 
 /// Sorts a handful of indexes in descending order: an insertion sort, which for a cluster's
