@@ -111,9 +111,42 @@ pub struct LocalCluster {
     election_timer: Option<u64>,
 }
 
-/// A free TCP port on 127.0.0.1 (free when asked; another process could take it first).
+/// The lowest port handed out to listeners on port 0 and to outgoing connections.
+const EPHEMERAL_LOW_DEFAULT: u16 = 32768;
+/// The lowest port [`free_port`] hands out.
+const FREE_PORT_FLOOR: u16 = 10000;
+
+/// A free TCP port on 127.0.0.1, free when asked.
+///
+/// It is chosen below the system's ephemeral range: a port from that range (what binding
+/// port 0 gives) can be taken by any outgoing connection, the cluster's own included, between
+/// this call and the server binding it, and the server then fails with "address already in
+/// use". Each call starts its search somewhere else (by process, time and call), so concurrent
+/// tests rarely try the same port.
 pub fn free_port() -> std::io::Result<u16> {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let low = ephemeral_low().unwrap_or(EPHEMERAL_LOW_DEFAULT);
+    let span = u64::from(low.saturating_sub(FREE_PORT_FLOOR));
+    if span >= 1000 {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::from(d.subsec_nanos()));
+        let call = CALLS.fetch_add(1, Ordering::Relaxed);
+        let start = u64::from(std::process::id()) * 7919 + nanos / 1000 + call * 101;
+        for k in 0..span {
+            let port = FREE_PORT_FLOOR + ((start + k) % span) as u16;
+            if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+                return Ok(port);
+            }
+        }
+    }
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The low end of the ephemeral port range, as Linux says.
+fn ephemeral_low() -> Option<u16> {
+    let range = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    range.split_whitespace().next()?.parse().ok()
 }
 
 /// Polls `f` every few milliseconds until it returns `Some`, or fails after `timeout` with
