@@ -7,14 +7,15 @@ mod common;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use common::PATIENCE;
-use raft_core::LogLevel;
+use raft_core::{Header, LogLevel, Payload, Record};
 use raft_mio::codec::{FrameDecoder, encode_frame};
+use raft_mio::filelog::{Parsed, parse};
 use raft_mio::kv::cluster::free_port;
 use raft_mio::kv::{KvCommand, KvReply, KvResponse, KvStore, serve_clients};
 use raft_mio::{CommandError, Exit, Handle, Node, NodeConfig, create_cluster};
@@ -157,6 +158,68 @@ fn a_flood_of_pipelined_commands_is_answered_in_order() {
     assert!(!closed);
     assert_eq!(got.len(), N);
     assert!(got.iter().all(|r| *r == KvResponse::Reply(KvReply::Ok)));
+}
+
+/// Commands of several connections arriving together are gathered into shared entries (JSON
+/// arrays in the log), and each connection still gets its own answers, in its order.
+#[test]
+fn commands_of_many_connections_share_entries_and_keep_their_own_answers() {
+    const CONNS: usize = 4;
+    const PAIRS: usize = 30;
+    let mut served = Served::start("batches");
+    let mut streams: Vec<TcpStream> = (0..CONNS).map(|_| served.connect()).collect();
+    for (c, s) in streams.iter_mut().enumerate() {
+        let commands: Vec<_> = (0..PAIRS)
+            .flat_map(|i| [put(&format!("c{c}"), &i.to_string()), get(&format!("c{c}"))])
+            .collect();
+        s.write_all(&frames(&commands)).unwrap();
+    }
+    for s in &mut streams {
+        let (got, closed) = responses(s, 2 * PAIRS);
+        assert!(!closed);
+        for (i, pair) in got.chunks(2).enumerate() {
+            assert_eq!(pair[0], KvResponse::Reply(KvReply::Ok));
+            assert_eq!(
+                pair[1],
+                KvResponse::Reply(KvReply::Value(Some(i.to_string()))),
+                "each get sees its own connection's put just before it"
+            );
+        }
+    }
+    served.stop();
+    let sizes = commands_per_entry(&served.dir.join("kv.db"));
+    assert!(
+        sizes.iter().any(|&n| n > 1),
+        "some entry holds several commands: {sizes:?}"
+    );
+    assert_eq!(
+        sizes.iter().sum::<usize>(),
+        CONNS * 2 * PAIRS,
+        "every command is in the log once"
+    );
+}
+
+/// How many key-value commands each data entry of the log at `path` holds, in log order.
+fn commands_per_entry(path: &Path) -> Vec<usize> {
+    let bytes = fs::read(path).unwrap();
+    let parsed: Parsed<Header, Record> = parse(path, &bytes).unwrap();
+    let data = parsed
+        .recovered
+        .records
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Entry { entry, .. } => match entry.payload {
+                Payload::Data { data, .. } => Some(data),
+                _ => None,
+            },
+            _ => None,
+        });
+    data.map(|d| {
+        let one = serde_json::from_slice::<KvCommand>(d.as_bytes()).map(|_| 1);
+        one.or_else(|_| serde_json::from_slice::<Vec<KvCommand>>(d.as_bytes()).map(|b| b.len()))
+            .expect("every data entry is a command or a batch")
+    })
+    .collect()
 }
 
 #[test]

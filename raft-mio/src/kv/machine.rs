@@ -99,13 +99,28 @@ impl KvStore {
 }
 
 impl StateMachine for KvStore {
-    fn apply(&mut self, _index: Index, command: &[u8]) -> Vec<u8> {
-        let reply = match serde_json::from_slice::<KvCommand>(command) {
-            Ok(command) => self.execute(command),
-            Err(e) => KvReply::Invalid(e.to_string()),
-        };
-        // A reply of strings and booleans always serializes.
-        serde_json::to_vec(&reply).unwrap_or_default()
+    /// Carries out an entry: one [`KvCommand`] in JSON, answered by one [`KvReply`]; or a
+    /// JSON array of commands (a batch the server gathered from its clients), carried out in
+    /// order and answered by the array of their replies. An entry that does not decode
+    /// changes nothing and is answered by one [`KvReply::Invalid`], batch or not.
+    fn apply(&mut self, _index: Index, entry: &[u8]) -> Vec<u8> {
+        // Replies of strings and booleans always serialize.
+        if is_batch(entry) {
+            match serde_json::from_slice::<Vec<KvCommand>>(entry) {
+                Ok(commands) => {
+                    let replies: Vec<KvReply> =
+                        commands.into_iter().map(|c| self.execute(c)).collect();
+                    serde_json::to_vec(&replies).unwrap_or_default()
+                }
+                Err(e) => serde_json::to_vec(&KvReply::Invalid(e.to_string())).unwrap_or_default(),
+            }
+        } else {
+            let reply = match serde_json::from_slice::<KvCommand>(entry) {
+                Ok(command) => self.execute(command),
+                Err(e) => KvReply::Invalid(e.to_string()),
+            };
+            serde_json::to_vec(&reply).unwrap_or_default()
+        }
     }
 
     fn snapshot(&self) -> Vec<u8> {
@@ -118,6 +133,11 @@ impl StateMachine for KvStore {
         self.map = serde_json::from_slice(snapshot).map_err(|e| e.to_string())?;
         Ok(())
     }
+}
+
+/// True if `entry` is a batch: a JSON array. A command is a JSON object or string.
+fn is_batch(entry: &[u8]) -> bool {
+    entry.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
 }
 
 #[cfg(test)]
@@ -157,6 +177,33 @@ mod tests {
         let bad = kv.apply(Index(3), b"{}");
         assert!(
             serde_json::from_slice::<KvReply>(&bad).is_ok_and(|r| matches!(r, KvReply::Invalid(_)))
+        );
+    }
+
+    #[test]
+    fn a_batch_is_carried_out_in_order_with_one_reply_each() {
+        let mut kv = KvStore::default();
+        let batch = br#" [{"put":{"key":"a","value":"1"}},
+            {"cas":{"key":"a","old":"1","new":"2"}},{"get":{"key":"a"}}]"#;
+        let replies: Vec<KvReply> = serde_json::from_slice(&kv.apply(Index(2), batch)).unwrap();
+        assert_eq!(
+            replies,
+            [
+                KvReply::Ok,
+                KvReply::Cas {
+                    swapped: true,
+                    current: Some("1".into())
+                },
+                KvReply::Value(Some("2".into())),
+            ]
+        );
+        let bad = br#"[{"put":{"key":"b","value":"1"}},{"nope":1}]"#;
+        let reply: KvReply = serde_json::from_slice(&kv.apply(Index(3), bad)).unwrap();
+        assert!(matches!(reply, KvReply::Invalid(_)), "{reply:?}");
+        assert_eq!(
+            kv.get("b"),
+            None,
+            "a batch that does not decode changes nothing"
         );
     }
 

@@ -4,6 +4,7 @@
 //! Every operation, reads included, is a command that goes through the log, so every answer
 //! is linearizable: it reflects the state at the point of the log where the operation sits.
 
+mod batch;
 mod client;
 pub mod cluster;
 mod frames;

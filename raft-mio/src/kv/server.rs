@@ -1,14 +1,15 @@
 //! The key-value server's client side: one thread with its own poll loop serves every client
 //! connection, and executes their commands through a [`Handle`] without waiting for them.
 //!
-//! A turn of the loop reads whatever the clients sent, submits every complete command to the
-//! node (many commands, one wake-up of the node), then writes the answers the node completed
-//! meanwhile. The node completes commands on its own thread into a shared queue and wakes
-//! this loop at most once per batch, so neither side switches threads per command.
+//! A turn of the loop reads whatever the clients sent, gathers every complete command into
+//! one entry (see [`batch`](super::batch)) and submits it to the node, then writes the
+//! answers the node completed meanwhile. The node completes entries on its own thread into a
+//! shared queue and wakes this loop at most once per batch, so neither side switches threads
+//! per command.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
@@ -16,9 +17,9 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use serde::{Deserialize, Serialize};
 
 use super::KvReply;
+use super::batch::{Entries, Member};
 use super::session::Session;
-use crate::wake::WakeOnce;
-use crate::{CommandResult, Handle};
+use crate::Handle;
 
 /// The server's answer to a client's [`KvCommand`](super::KvCommand).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,39 +58,15 @@ pub fn serve_clients(
     server.run()
 }
 
-/// Commands the node completed, waiting for the client loop.
-struct Completions {
-    done: Mutex<Vec<(u64, CommandResult)>>,
-    wake: WakeOnce,
-}
-
-impl Completions {
-    fn push(&self, id: u64, result: CommandResult) {
-        self.done
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((id, result));
-        // Fails only if the loop's poll is gone, and the loop with it.
-        self.wake.wake();
-    }
-
-    fn take(&self) -> Vec<(u64, CommandResult)> {
-        self.wake.taking();
-        std::mem::take(&mut *self.done.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
 struct ClientServer {
     poll: Poll,
     listener: TcpListener,
-    handle: Handle,
     timeout: Duration,
-    completions: Arc<Completions>,
+    /// The clients' commands on their way through the node.
+    entries: Entries,
     sessions: BTreeMap<usize, Session>,
     next_token: usize,
-    /// Which session each command in flight belongs to, by command id (hashed: one insert
-    /// and one removal per command, never iterated).
-    owners: HashMap<u64, usize>,
+    /// The id of the next command, unique across sessions.
     next_id: u64,
     read_buf: Vec<u8>,
     /// When to try accepting again after the system refused.
@@ -105,15 +82,10 @@ impl ClientServer {
         Ok(ClientServer {
             poll,
             listener,
-            handle,
             timeout,
-            completions: Arc::new(Completions {
-                done: Mutex::new(Vec::new()),
-                wake: WakeOnce::new(Arc::new(waker)),
-            }),
+            entries: Entries::new(handle, Arc::new(waker)),
             sessions: BTreeMap::new(),
             next_token: FIRST_SESSION,
-            owners: HashMap::new(),
             next_id: 0,
             read_buf: vec![0; 64 * 1024],
             accept_retry_at: None,
@@ -155,6 +127,7 @@ impl ClientServer {
             for t in touched {
                 self.service(t);
             }
+            self.entries.submit();
         }
     }
 
@@ -214,12 +187,7 @@ impl ClientServer {
             session.take_requests(deadline, |payload| {
                 let id = self.next_id;
                 self.next_id += 1;
-                self.owners.insert(id, token);
-                let completions = self.completions.clone();
-                self.handle.execute_then(
-                    payload,
-                    Box::new(move |result| completions.push(id, result)),
-                );
+                self.entries.add(Member { token, id }, payload);
                 id
             });
             if !session.may_read_more() {
@@ -237,12 +205,9 @@ impl ClientServer {
     /// Hands the node's answers to their sessions; returns the sessions that got one.
     fn complete(&mut self) -> Vec<usize> {
         let mut touched = Vec::new();
-        for (id, result) in self.completions.take() {
-            let Some(token) = self.owners.remove(&id) else {
-                continue;
-            };
+        for (Member { token, id }, response) in self.entries.take_answers() {
             if let Some(session) = self.sessions.get_mut(&token)
-                && session.complete(id, response(result))
+                && session.complete(id, response)
             {
                 touched.push(token);
             }
@@ -272,22 +237,5 @@ impl ClientServer {
         if let Some(mut session) = self.sessions.remove(&token) {
             let _ = self.poll.registry().deregister(&mut session.stream);
         }
-    }
-}
-
-/// The client's answer for the node's result.
-fn response(result: CommandResult) -> KvResponse {
-    match result {
-        Ok(output) => match serde_json::from_slice(&output) {
-            Ok(reply) => KvResponse::Reply(reply),
-            Err(e) => KvResponse::Error {
-                message: format!("undecodable reply from the state machine: {e}"),
-                certainly_not_applied: false,
-            },
-        },
-        Err(e) => KvResponse::Error {
-            message: e.to_string(),
-            certainly_not_applied: e.certainly_not_applied(),
-        },
     }
 }

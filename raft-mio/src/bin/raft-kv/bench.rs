@@ -92,6 +92,10 @@ pub(crate) fn run(rest: &[String]) -> Result<(), String> {
         let commits = run.latencies.len() as f64 / seconds as f64;
         let (p50, p99) = quantiles(run.latencies);
         println!("{label}: commits/s: {commits:.0}");
+        if let Some(entries) = run.entries {
+            let per_second = entries as f64 / seconds as f64;
+            println!("{label}: log entries/s: {per_second:.0}");
+        }
         println!("{label}: latency p50: {:.3} ms", ms(p50));
         println!("{label}: latency p99: {:.3} ms", ms(p99));
         if let Some(cpu) = &run.cpu {
@@ -208,6 +212,9 @@ struct Run {
     failed: u64,
     /// How often the clients moved to a new leader.
     leader_changes: u64,
+    /// How many entries the log grew by (the server gathers the commands that arrive together
+    /// into one entry), or `None` if the leader's status could not tell.
+    entries: Option<u64>,
     /// CPU time per commit: the leader at the end, the other servers, and this process (the
     /// load generator), or `None` where /proc could not tell.
     cpu: Option<CpuPerCommit>,
@@ -285,6 +292,7 @@ fn load(cluster: &mut LocalCluster, shape: Shape, duration: Duration) -> Result<
         thread::spawn(move || load::run(shape, &addresses, &leader, &stop))
     };
     let cpu_before = cpu_snapshot(cluster);
+    let log_before = cluster.brief(current).map(|b| b.log_end);
     let end = Instant::now() + duration;
     let mut leader_changes = 0;
     while let Some(left) = end.checked_duration_since(Instant::now()) {
@@ -300,6 +308,7 @@ fn load(cluster: &mut LocalCluster, shape: Shape, duration: Duration) -> Result<
     }
     // Before the generator stops: its thread's time leaves /proc/self/task when it ends.
     let cpu_after = cpu_snapshot(cluster);
+    let log_after = cluster.brief(current).map(|b| b.log_end);
     stop.store(true, Ordering::Relaxed);
     let tally = generator
         .join()
@@ -309,6 +318,7 @@ fn load(cluster: &mut LocalCluster, shape: Shape, duration: Duration) -> Result<
         latencies: tally.latencies,
         failed: tally.failed,
         leader_changes,
+        entries: log_after.zip(log_before).map(|(a, b)| a.saturating_sub(b)),
         cpu: cpu_per_commit(cpu_before, cpu_after, current, commits),
     })
 }

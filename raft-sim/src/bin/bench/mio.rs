@@ -91,6 +91,10 @@ fn reprint(text: &str) -> Result<Vec<String>, String> {
         }
         let commits = get(&format!("{label}: commits/s"))?;
         lines.push(format!("mio_commits_per_sec {name} {commits:.0}"));
+        // Absent when the leader's status could not be read.
+        if let Some(entries) = figures.get(&format!("{label}: log entries/s")) {
+            lines.push(format!("mio_log_entries_per_sec {name} {entries:.0}"));
+        }
         let latency = pair(&format!("{label}: latency"))?;
         lines.push(format!("mio_latency_us {name} {latency}"));
     }
@@ -145,6 +149,7 @@ clients  1: latency p50: 0.292 ms
 clients  1: latency p99: 1.921 ms
 clients  1: leader changes 0, failed commands 0
 clients 64: commits/s: 18245
+clients 64: log entries/s: 912
 clients 64: latency p50: 3.075 ms
 clients 64: latency p99: 12.436 ms
 clients 64: cpu us per commit, leader 15.7, followers 6.4 6.4, clients 5.9
@@ -167,6 +172,7 @@ clients 64 over 8 conns: leader changes 0, failed commands 0
                 "mio_latency_us clients=1 p50 292.0 p99 1921.0",
                 "mio_echo_round_trips_per_sec clients=64 185204",
                 "mio_commits_per_sec clients=64 18245",
+                "mio_log_entries_per_sec clients=64 912",
                 "mio_latency_us clients=64 p50 3075.0 p99 12436.0",
                 "mio_echo_round_trips_per_sec clients=64 conns=8 512345",
                 "mio_commits_per_sec clients=64 conns=8 41207",
