@@ -59,8 +59,9 @@ pub use size::LogSize;
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::marker::PhantomData;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -93,7 +94,9 @@ pub struct FileLog<H, R> {
     pending_records: u64,
     /// The bytes and records of the batch taken and not yet finished.
     in_flight: Option<(u64, u64)>,
-    /// Bytes and records in the file, excluding `pending` and the batch in flight.
+    /// Bytes (magic, header, records) and records in the file, excluding
+    /// `pending` and the batch in flight; the next batch is written at
+    /// `file_len`.
     file_len: u64,
     file_records: u64,
     /// The file length just past the header.
@@ -118,7 +121,7 @@ where
         let lock = take_lock(path)?;
         let mut image = MAGIC.to_vec();
         encode_frame(header, &mut image).map_err(|what| encode_error(path, what))?;
-        let file = match OpenOptions::new().append(true).create_new(true).open(path) {
+        let file = match OpenOptions::new().write(true).create_new(true).open(path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 return Err(LogError::AlreadyExists {
@@ -127,7 +130,7 @@ where
             }
             Err(e) => return Err(io_error(path, "create")(e)),
         };
-        if let Err(e) = write_and_sync(&file, &image, path).and_then(|()| sync_parent(path)) {
+        if let Err(e) = write_and_sync(&file, &image, 0, path).and_then(|()| sync_parent(path)) {
             // A half-written file would make every later `create` fail with
             // "already exists" and every `open` fail on the torn header; it
             // holds nothing of value, and the lock keeps others off it.
@@ -146,7 +149,7 @@ where
         let lock = take_lock(path)?;
         let mut file = OpenOptions::new()
             .read(true)
-            .append(true)
+            .write(true)
             .open(path)
             .map_err(io_error(path, "open"))?;
         let mut bytes = Vec::new();
@@ -221,6 +224,7 @@ where
         Ok(Some(Batch {
             file: self.file.clone(),
             path: self.path.clone(),
+            offset: self.file_len,
             bytes: std::mem::take(&mut self.pending),
         }))
     }
@@ -357,15 +361,18 @@ where
 pub struct Batch {
     file: Arc<File>,
     path: PathBuf,
+    /// Where the batch goes: the end of the last frame in the file.
+    offset: u64,
     bytes: Vec<u8>,
 }
 
 impl Batch {
-    /// Writes the batch at the end of the log with one `write` (more only if
-    /// the kernel takes less) and makes it durable with one `fdatasync`.
-    /// Blocks for as long as the disk takes; any thread may call it.
+    /// Writes the batch after the last frame of the log with one `pwrite`
+    /// (more only if the kernel takes less) and makes it durable with one
+    /// `fdatasync`. Blocks for as long as the disk takes; any thread may
+    /// call it.
     pub fn write(&self) -> Result<(), LogError> {
-        write_and_sync(&self.file, &self.bytes, &self.path)
+        write_and_sync(&self.file, &self.bytes, self.offset, &self.path)
     }
 }
 
@@ -425,15 +432,17 @@ fn take_lock(log: &Path) -> Result<LockFile, LogError> {
     })
 }
 
-/// Writes `bytes` with one `write` (more only if the kernel takes less) and
-/// makes them durable with one `fdatasync`.
-fn write_and_sync(mut file: &File, bytes: &[u8], path: &Path) -> Result<(), LogError> {
-    file.write_all(bytes).map_err(io_error(path, "write"))?;
+/// Writes `bytes` at `offset` with one `pwrite` (more only if the kernel
+/// takes less) and makes them durable with one `fdatasync`. Positioned
+/// rather than appended, so that the file may extend past the last frame.
+fn write_and_sync(file: &File, bytes: &[u8], offset: u64, path: &Path) -> Result<(), LogError> {
+    file.write_all_at(bytes, offset)
+        .map_err(io_error(path, "write"))?;
     file.sync_data().map_err(io_error(path, "fdatasync"))
 }
 
 /// Writes a complete log image to the temporary file `tmp`, replacing any
-/// stale one left by a crash, and returns it open for appending.
+/// stale one left by a crash, and returns it open for writing.
 fn write_temp(tmp: &Path, image: &[u8]) -> Result<File, LogError> {
     match fs::remove_file(tmp) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => {
@@ -442,11 +451,11 @@ fn write_temp(tmp: &Path, image: &[u8]) -> Result<File, LogError> {
         _ => {}
     }
     let file = OpenOptions::new()
-        .append(true)
+        .write(true)
         .create_new(true)
         .open(tmp)
         .map_err(io_error(tmp, "create"))?;
-    write_and_sync(&file, image, tmp)?;
+    write_and_sync(&file, image, 0, tmp)?;
     Ok(file)
 }
 
