@@ -237,6 +237,87 @@ fn torn_tail_at_every_offset_of_the_last_record() {
     }
 }
 
+/// Appends `tail` to the file at `path`.
+fn append_bytes(path: &Path, tail: &[u8]) {
+    let mut file = fs::OpenOptions::new().append(true).open(path).unwrap();
+    std::io::Write::write_all(&mut file, tail).unwrap();
+}
+
+#[test]
+fn a_zero_tail_is_kept_and_written_over() {
+    let dir = TempDir::new("zerotail");
+    let path = dir.path("log");
+    write_log(&path, 3);
+    let frames_end = fs::metadata(&path).unwrap().len();
+    append_bytes(&path, &[0; 10_000]);
+    let file_len = frames_end + 10_000;
+
+    let (mut log, got) = Log::open(&path).unwrap();
+    assert_eq!(got.records, entries(0..3));
+    assert!(got.warnings.is_empty(), "{:?}", got.warnings);
+    assert_eq!(fs::metadata(&path).unwrap().len(), file_len, "kept");
+    assert_eq!(log.size().bytes, frames_end, "the zeros are not log bytes");
+
+    log.append(&[entry(3)]).unwrap();
+    log.sync().unwrap();
+    drop(log);
+    let bytes = fs::read(&path).unwrap();
+    assert_eq!(bytes.len() as u64, file_len, "written over the zeros");
+    let written = frame(&serde_json::to_vec(&entry(3)).unwrap());
+    let at = frames_end as usize;
+    assert_eq!(
+        &bytes[at..at + written.len()],
+        written,
+        "right after the last frame"
+    );
+    let (_log, got) = Log::open(&path).unwrap();
+    assert_eq!(got.records, entries(0..4));
+    assert!(got.warnings.is_empty(), "{:?}", got.warnings);
+}
+
+#[test]
+fn a_torn_frame_followed_by_zeros_is_dropped_and_truncated() {
+    let dir = TempDir::new("tornzeros");
+    let path = dir.path("log");
+    write_log(&path, 3);
+    let frames_end = fs::metadata(&path).unwrap().len();
+    let torn = frame(&serde_json::to_vec(&entry(3)).unwrap());
+    append_bytes(&path, &torn[..torn.len() / 2]);
+    append_bytes(&path, &[0; 10_000]);
+
+    let (mut log, got) = Log::open(&path).unwrap();
+    assert_eq!(got.records, entries(0..3));
+    assert_eq!(got.warnings.len(), 1, "{:?}", got.warnings);
+    assert!(
+        got.warnings[0].contains(&format!("record 3 at byte offset {frames_end}")),
+        "{:?}",
+        got.warnings
+    );
+    assert_eq!(fs::metadata(&path).unwrap().len(), frames_end, "truncated");
+
+    log.append(&[entry(4)]).unwrap();
+    log.sync().unwrap();
+    drop(log);
+    let (_log, got) = Log::open(&path).unwrap();
+    let mut want = entries(0..3);
+    want.push(entry(4));
+    assert_eq!(got.records, want);
+    assert!(got.warnings.is_empty(), "{:?}", got.warnings);
+}
+
+#[test]
+fn zeros_followed_by_a_frame_are_corruption() {
+    let dir = TempDir::new("zerosframe");
+    let path = dir.path("log");
+    write_log(&path, 3);
+    let frames_end = fs::metadata(&path).unwrap().len();
+    append_bytes(&path, &[0; 10_000]);
+    append_bytes(&path, &frame(&serde_json::to_vec(&entry(3)).unwrap()));
+    let err = Log::open(&path).unwrap_err();
+    assert_corrupt(&err, Frame::Record(3), frames_end, "zeros, then a frame");
+    assert!(err.to_string().contains("intact frames follow"), "{err}");
+}
+
 #[test]
 fn a_flipped_bit_anywhere_is_an_error_or_a_torn_tail() {
     let dir = TempDir::new("flip");

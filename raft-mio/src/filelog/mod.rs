@@ -12,31 +12,46 @@
 //! [len u32 LE][crc32 u32 LE][JSON]      the header
 //! [len u32 LE][crc32 u32 LE][JSON]      record 0
 //! ...                                   record 1, 2, ...
+//! 00 00 00 ...                          zero bytes to the end: preallocated
 //! ```
 //!
 //! `len` is the JSON length, 1 to [`MAX_FRAME_LEN`]. `crc32` (IEEE, as
 //! `crc32fast` computes it) covers the four length bytes and then the JSON,
 //! so every byte of a frame but the checksum itself is vouched for.
+//!
+//! The frames may be followed by zero bytes up to the end of the file:
+//! space allocated ahead of the records, so that an append overwrites
+//! blocks the file already has instead of growing it, and its `fdatasync`
+//! has no new file length or block allocation to commit. The zeros are not
+//! a frame (a length of 0 is impossible), and the next record is written
+//! over them, at the end of the last frame.
+//!
 //! Next to the log live `<log>.lock` (see [`crate::lockfile`]) and, during a
 //! [`FileLog::replace`] or after a crash in one, `<log>.tmp`, which is
 //! ignored and overwritten.
 //!
 //! # Recovery
 //!
-//! Appends go to the end of the file, so a crash can only damage the end: a
-//! torn write leaves a final frame that is incomplete or fails its checksum,
-//! and nothing valid after it. Recovery therefore reads frames until the
-//! first bad one and then asks whether a valid frame starts at any later
-//! byte offset:
+//! Appends go right after the last frame, so a crash can only damage what
+//! follows it: a torn write leaves a final frame that is incomplete or fails
+//! its checksum, maybe followed by zeros, and nothing valid after it.
+//! Recovery therefore reads frames until the first bad one and then:
 //!
-//! - no: the bad frame and everything after it are the tail of an
-//!   interrupted write; they are dropped with a warning naming the file,
-//!   offset and record number, and the file is truncated to the intact
-//!   prefix before `open` returns;
-//! - yes: something damaged the middle of the log (a flipped bit, a
-//!   corrupted length that points past the end, a zeroed block); `open`
-//!   fails with [`LogError::Corrupt`] naming the offset and record, and never
-//!   drops the records after it.
+//! - if it and every byte after it are zero, they are preallocated space:
+//!   kept as they are, without a warning, and written over by the next
+//!   append. (A write torn so that only zeros reached the disk looks the
+//!   same, and loses nothing: its records were never reported durable.)
+//! - otherwise it asks whether a valid frame starts at any later byte
+//!   offset:
+//!   - no: the bad frame and everything after it are the tail of an
+//!     interrupted write; they are dropped with a warning naming the file,
+//!     offset and record number, and the file is truncated to the intact
+//!     prefix before `open` returns (with the preallocated space after it,
+//!     which later appends allocate again);
+//!   - yes: something damaged the middle of the log (a flipped bit, a
+//!     corrupted length that points past the end, a zeroed block); `open`
+//!     fails with [`LogError::Corrupt`] naming the offset and record, and
+//!     never drops the records after it.
 //!
 //! A frame whose checksum matches but whose JSON does not decode is always an
 //! error, as is any damage to the header. The rule is conservative: a crash
@@ -143,7 +158,8 @@ where
 
     /// Opens and locks an existing log and reads it back, repairing a torn
     /// tail (see the [module docs](self)); the file is truncated to its
-    /// intact prefix before this returns.
+    /// intact prefix before this returns. A tail of preallocated zeros is
+    /// kept, and the next batch is written over it.
     pub fn open(path: impl AsRef<Path>) -> Result<(Self, Recovered<H, R>), LogError> {
         let path = path.as_ref();
         let lock = take_lock(path)?;
@@ -156,9 +172,9 @@ where
         file.read_to_end(&mut bytes)
             .map_err(io_error(path, "read"))?;
         let parsed: Parsed<H, R> = parse(path, &bytes)?;
-        if parsed.valid_len < bytes.len() as u64 {
-            file.set_len(parsed.valid_len)
-                .map_err(io_error(path, "truncate"))?;
+        let kept_len = parsed.valid_len + parsed.zero_tail_len;
+        if kept_len < bytes.len() as u64 {
+            file.set_len(kept_len).map_err(io_error(path, "truncate"))?;
             file.sync_data().map_err(io_error(path, "fdatasync"))?;
         }
         let records = parsed.recovered.records.len() as u64;
