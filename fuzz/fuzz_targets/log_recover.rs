@@ -3,8 +3,10 @@
 //! the bytes by an independent reading of the documented format:
 //!
 //! - `Ok`: the records are exactly the intact frames from the header's end to `valid_len`,
-//!   each decoding to the returned record; anything after `valid_len` holds no intact frame at
-//!   any offset (a torn tail) and is reported in exactly one warning naming that offset.
+//!   each decoding to the returned record. Anything after `valid_len` is either all zero bytes
+//!   (preallocated space: no warning, and `zero_tail_len` counts them), or holds no intact
+//!   frame at any offset (a torn tail) and is reported in exactly one warning naming that
+//!   offset.
 //! - `Err(Corrupt)`: the offset is the header's, or the start of a frame reached by walking
 //!   intact frames, and the message names it.
 //! - `Err(NotALog | UnsupportedVersion)`: the magic is not this build's.
@@ -150,9 +152,15 @@ fn check_ok(bytes: &[u8], parsed: &Parsed<Header, Record>) {
         at = end;
     }
     assert_eq!(at, valid_len, "the records end where the valid prefix does");
-    if valid_len == bytes.len() {
-        assert!(parsed.recovered.warnings.is_empty());
+    let tail = &bytes[valid_len..];
+    if tail.iter().all(|&b| b == 0) {
+        assert!(
+            parsed.recovered.warnings.is_empty(),
+            "a zero tail is not torn"
+        );
+        assert_eq!(parsed.zero_tail_len as usize, tail.len());
     } else {
+        assert_eq!(parsed.zero_tail_len, 0, "a torn tail is not kept");
         assert_eq!(parsed.recovered.warnings.len(), 1);
         assert!(parsed.recovered.warnings[0].contains(&format!("offset {valid_len}")));
         assert!(

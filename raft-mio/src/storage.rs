@@ -2,8 +2,10 @@
 //! with group commit.
 //!
 //! Appends collect in memory and become durable in batches: one `write` and one `fdatasync`
-//! for everything appended since the last batch, then one `Event::Persisted` for the newest
-//! ticket (the core accepts that as covering every earlier one). Two ways to drive it:
+//! for everything appended since the last batch (and, about once a megabyte, a write of
+//! zeros that preallocates the file: see [`Batch::write`]), then one `Event::Persisted` for
+//! the newest ticket (the core accepts that as covering every earlier one). Two ways to
+//! drive it:
 //!
 //! - [`Storage::flush`] writes and syncs on the calling thread and returns the event;
 //! - after [`Storage::sync_in_background`], [`Storage::start_sync`] hands the batch to a

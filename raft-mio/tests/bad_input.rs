@@ -19,7 +19,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{PATIENCE, cluster, fail, get, put};
+use common::{PATIENCE, cluster, fail, frame_offsets, get, log_frames, put};
 use raft_core::{LogLevel, Message, Rpc, ServerId};
 use raft_mio::codec::encode_frame;
 use raft_mio::filelog::{FileLog, MAGIC_LEN};
@@ -333,17 +333,6 @@ fn written(name: &str, n: usize) -> Written {
     Written { dir, path, keys }
 }
 
-/// The byte offsets of the frames after the magic: the header's, then each record's.
-fn frame_offsets(bytes: &[u8]) -> Vec<usize> {
-    let mut offsets = Vec::new();
-    let mut at = MAGIC_LEN;
-    while at + 8 <= bytes.len() {
-        offsets.push(at);
-        at += 8 + u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
-    }
-    offsets
-}
-
 /// Opens the node on `path`, runs it, and reads back every key of `w`.
 fn all_keys_readable(path: &Path, w: &Written) {
     let node = Node::open(path, KvStore::default(), quiet()).unwrap();
@@ -375,7 +364,7 @@ fn open_error(path: &Path) -> String {
 #[test]
 fn a_log_cut_anywhere_in_its_last_record_opens_with_every_acknowledged_write() {
     let w = written("cut", 3);
-    let bytes = fs::read(&w.path).unwrap();
+    let bytes = log_frames(&w.path);
     let last = *frame_offsets(&bytes).last().unwrap();
     let copy = w.dir.join("cut.db");
     for cut in last + 1..bytes.len() {
@@ -398,7 +387,7 @@ fn a_log_cut_anywhere_in_its_last_record_opens_with_every_acknowledged_write() {
 #[test]
 fn a_flipped_bit_in_any_record_is_refused_naming_file_offset_and_record() {
     let w = written("flip", 3);
-    let bytes = fs::read(&w.path).unwrap();
+    let bytes = log_frames(&w.path);
     let offsets = frame_offsets(&bytes);
     let copy = w.dir.join("flip.db");
     let copy_name = copy.display().to_string();

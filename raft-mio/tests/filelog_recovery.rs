@@ -4,13 +4,16 @@
 //! input that must never panic.
 
 use std::fs;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use proptest::prelude::*;
-use raft_mio::filelog::{FileLog, Frame, LogError, MAGIC, MAGIC_LEN, Parsed, parse, read_header};
+use raft_mio::filelog::{
+    FileLog, Frame, LogError, MAGIC, MAGIC_LEN, PREALLOC_CHUNK, Parsed, parse, read_header,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +84,31 @@ fn write_log(path: &Path, n: u64) -> Vec<u64> {
     starts
 }
 
+/// The bytes of the log at `path` up to the end of its last frame, without
+/// the preallocated zeros after it. Found by dropping the trailing zero
+/// bytes, independently of the crate: a frame ends with JSON text, which
+/// never ends with a zero byte.
+fn frames_of(path: &Path) -> Vec<u8> {
+    let mut bytes = fs::read(path).unwrap();
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |last| last + 1);
+    bytes.truncate(end);
+    bytes
+}
+
+/// Writes `bytes` at `offset` of the file at `path`, as a crash in the
+/// middle of a batch written over preallocated zeros could leave them.
+fn write_at(path: &Path, bytes: &[u8], offset: u64) {
+    let file = fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.write_all_at(bytes, offset).unwrap();
+}
+
+fn file_len(path: &Path) -> u64 {
+    fs::metadata(path).unwrap().len()
+}
+
 fn entries(range: std::ops::Range<u64>) -> Vec<Record> {
     range.map(entry).collect()
 }
@@ -146,7 +174,13 @@ fn file_matches_the_documented_format() {
     let mut want = b"RAFTLOG 0001\n".to_vec();
     want.extend(frame(&serde_json::to_vec(&header("f")).unwrap()));
     want.extend(frame(br#"{"Vote":{"term":3}}"#));
-    assert_eq!(fs::read(&path).unwrap(), want);
+    let bytes = fs::read(&path).unwrap();
+    assert_eq!(bytes[..want.len()], want);
+    assert!(
+        bytes[want.len()..].iter().all(|&b| b == 0),
+        "then preallocated zeros"
+    );
+    assert_eq!(bytes.len() as u64, PREALLOC_CHUNK);
 }
 
 #[test]
@@ -208,7 +242,7 @@ fn torn_tail_at_every_offset_of_the_last_record() {
     let dir = TempDir::new("torn");
     let source = dir.path("source");
     let starts = write_log(&source, 4);
-    let bytes = fs::read(&source).unwrap();
+    let bytes = frames_of(&source);
     let last = *starts.last().unwrap() as usize;
     let path = dir.path("log");
     for cut in last + 1..bytes.len() {
@@ -238,12 +272,137 @@ fn torn_tail_at_every_offset_of_the_last_record() {
 }
 
 #[test]
+fn a_cleanly_closed_log_reopens_with_its_zero_tail_and_writes_over_it() {
+    let dir = TempDir::new("zerotail");
+    let path = dir.path("log");
+    write_log(&path, 3);
+    let frames_end = frames_of(&path).len() as u64;
+    let len = file_len(&path);
+    assert!(frames_end < len, "{frames_end} bytes of frames in {len}");
+
+    let (mut log, got) = Log::open(&path).unwrap();
+    assert_eq!(got.records, entries(0..3));
+    assert!(got.warnings.is_empty(), "{:?}", got.warnings);
+    assert_eq!(file_len(&path), len, "open keeps the zeros");
+    assert_eq!(log.size().bytes, frames_end, "the zeros are not log bytes");
+    assert_eq!(read_header::<Header>(&path).unwrap(), header("c"));
+
+    log.append(&[entry(3)]).unwrap();
+    log.sync().unwrap();
+    drop(log);
+    assert_eq!(file_len(&path), len, "written over the zeros");
+    let written = frame(&serde_json::to_vec(&entry(3)).unwrap());
+    let bytes = frames_of(&path);
+    assert_eq!(bytes.len() as u64, frames_end + written.len() as u64);
+    assert_eq!(
+        bytes[frames_end as usize..],
+        written,
+        "right after the last frame"
+    );
+    let (_log, got) = Log::open(&path).unwrap();
+    assert_eq!(got.records, entries(0..4));
+    assert!(got.warnings.is_empty(), "{:?}", got.warnings);
+}
+
+#[test]
+fn a_torn_frame_followed_by_zeros_is_dropped_and_truncated() {
+    let dir = TempDir::new("tornzeros");
+    let path = dir.path("log");
+    write_log(&path, 3);
+    let frames_end = frames_of(&path).len() as u64;
+    let torn = frame(&serde_json::to_vec(&entry(3)).unwrap());
+    write_at(&path, &torn[..torn.len() / 2], frames_end);
+    assert_eq!(
+        file_len(&path),
+        PREALLOC_CHUNK,
+        "zeros after the torn frame"
+    );
+
+    let (mut log, got) = Log::open(&path).unwrap();
+    assert_eq!(got.records, entries(0..3));
+    assert_eq!(got.warnings.len(), 1, "{:?}", got.warnings);
+    assert!(
+        got.warnings[0].contains(&format!("record 3 at byte offset {frames_end}")),
+        "{:?}",
+        got.warnings
+    );
+    assert_eq!(file_len(&path), frames_end, "truncated");
+
+    log.append(&[entry(4)]).unwrap();
+    log.sync().unwrap();
+    drop(log);
+    assert_eq!(file_len(&path), PREALLOC_CHUNK, "preallocated again");
+    let (_log, got) = Log::open(&path).unwrap();
+    let mut want = entries(0..3);
+    want.push(entry(4));
+    assert_eq!(got.records, want);
+    assert!(got.warnings.is_empty(), "{:?}", got.warnings);
+}
+
+#[test]
+fn zeros_followed_by_a_frame_are_corruption() {
+    let dir = TempDir::new("zerosframe");
+    let path = dir.path("log");
+    write_log(&path, 3);
+    let frames_end = frames_of(&path).len() as u64;
+    let stray = frame(&serde_json::to_vec(&entry(3)).unwrap());
+    write_at(&path, &stray, frames_end + 10_000);
+    let err = Log::open(&path).unwrap_err();
+    assert_corrupt(&err, Frame::Record(3), frames_end, "zeros, then a frame");
+    assert!(err.to_string().contains("intact frames follow"), "{err}");
+}
+
+#[test]
+fn the_file_grows_in_whole_chunks_and_its_size_counts_frames() {
+    let dir = TempDir::new("chunks");
+    let path = dir.path("log");
+    let mut log = Log::create(&path, &header("g")).unwrap();
+    let big = |index| Record::Entry {
+        index,
+        data: "x".repeat(50_000),
+    };
+    let check = |log: &Log, context: &str| {
+        let (len, frames_end) = (file_len(&path), log.size().bytes);
+        assert_eq!(len % PREALLOC_CHUNK, 0, "{context}: {len}");
+        assert!(len >= frames_end, "{context}: {len} < {frames_end}");
+        assert!(
+            len - frames_end < PREALLOC_CHUNK,
+            "{context}: whole chunks of zeros"
+        );
+        assert_eq!(frames_of(&path).len() as u64, frames_end, "{context}");
+    };
+    let mut lens = Vec::new();
+    for batch in 0..8 {
+        log.append(&(batch * 10..batch * 10 + 10).map(big).collect::<Vec<_>>())
+            .unwrap();
+        log.sync().unwrap();
+        check(&log, &format!("batch {batch}"));
+        lens.push(file_len(&path));
+    }
+    assert!(
+        lens.windows(2).any(|w| w[0] == w[1]),
+        "a batch within the zeros: {lens:?}"
+    );
+    assert!(
+        *lens.last().unwrap() > PREALLOC_CHUNK,
+        "grew past one chunk: {lens:?}"
+    );
+    log.append(&(80..140).map(big).collect::<Vec<_>>()).unwrap();
+    log.sync().unwrap();
+    check(&log, "a batch of three chunks");
+    drop(log);
+    let (_log, got) = Log::open(&path).unwrap();
+    assert_eq!(got.records, (0..140).map(big).collect::<Vec<_>>());
+    assert!(got.warnings.is_empty(), "{:?}", got.warnings);
+}
+
+#[test]
 fn a_flipped_bit_anywhere_is_an_error_or_a_torn_tail() {
     let dir = TempDir::new("flip");
     let source = dir.path("source");
     let n = 4;
     let starts = write_log(&source, n);
-    let bytes = fs::read(&source).unwrap();
+    let bytes = frames_of(&source);
     let path = dir.path("log");
     // The frame, and its start, that each byte belongs to.
     let locate = |pos: usize| -> (Frame, u64) {
@@ -294,7 +453,7 @@ fn a_damaged_length_in_the_middle_is_corruption() {
     let dir = TempDir::new("length");
     let source = dir.path("source");
     let starts = write_log(&source, 5);
-    let bytes = fs::read(&source).unwrap();
+    let bytes = frames_of(&source);
     let path = dir.path("log");
     let victim = starts[2] as usize;
     let file_len = bytes.len() as u32;
@@ -324,7 +483,7 @@ fn a_length_past_the_end_in_the_last_frame_is_a_torn_tail() {
     let dir = TempDir::new("lastlen");
     let path = dir.path("log");
     let starts = write_log(&path, 3);
-    let mut bytes = fs::read(&path).unwrap();
+    let mut bytes = frames_of(&path);
     let last = starts[2] as usize;
     bytes[last..last + 4].copy_from_slice(&1000u32.to_le_bytes());
     fs::write(&path, &bytes).unwrap();
@@ -342,7 +501,7 @@ fn an_intact_but_undecodable_frame_is_an_error() {
     let dir = TempDir::new("decode");
     let path = dir.path("log");
     let starts = write_log(&path, 1);
-    let mut bytes = fs::read(&path).unwrap();
+    let mut bytes = frames_of(&path);
     let bad_start = bytes.len() as u64;
     bytes.extend(frame(br#"{"Unknown":1}"#));
     let mut tail = bytes.clone();
@@ -412,8 +571,8 @@ fn read_header_reads_only_the_header() {
     let path = dir.path("log");
     write_log(&path, 3);
     let mut bytes = fs::read(&path).unwrap();
-    let len = bytes.len();
-    bytes[len - 1] ^= 0xff; // damage the records: not read_header's business
+    let frames_end = frames_of(&path).len();
+    bytes[frames_end - 1] ^= 0xff; // damage the records: not read_header's business
     fs::write(&path, &bytes).unwrap();
     assert_eq!(read_header::<Header>(&path).unwrap(), header("c"));
 }

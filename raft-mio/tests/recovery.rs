@@ -5,24 +5,9 @@
 mod common;
 
 use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::path::Path;
+use std::os::unix::fs::FileExt;
 
-use common::{PATIENCE, cluster, fail, get, put};
-use raft_mio::filelog::MAGIC_LEN;
-
-/// The byte offsets of the frames after the magic: the header's, then each record's.
-fn frame_offsets(path: &Path) -> Vec<usize> {
-    let bytes = fs::read(path).expect("read the log");
-    let mut offsets = Vec::new();
-    let mut at = MAGIC_LEN;
-    while at + 8 <= bytes.len() {
-        offsets.push(at);
-        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
-        at += 8 + len;
-    }
-    offsets
-}
+use common::{PATIENCE, cluster, fail, frame_offsets, get, log_frames, put};
 
 #[test]
 fn a_torn_tail_is_dropped_and_the_server_restarts() {
@@ -31,22 +16,25 @@ fn a_torn_tail_is_dropped_and_the_server_restarts() {
         put(&c, 0, &format!("k{k}"), "v");
     }
     c.kill(0);
-    // Half a frame: a length promising more bytes than follow, as a crash mid-append leaves.
+    // Half a frame right after the last one, over the preallocated zeros: a length promising
+    // more bytes than were written, as a crash mid-append leaves.
     let db = c.servers[0].db.clone();
-    let mut file = OpenOptions::new().append(true).open(&db).unwrap();
-    file.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, b'{', b'"'])
-        .unwrap();
+    let frames_end = log_frames(&db).len();
+    let torn = [200, 0, 0, 0, 1, 2, 3, 4, b'{', b'"'];
+    let file = OpenOptions::new().write(true).open(&db).unwrap();
+    file.write_all_at(&torn, frames_end as u64).unwrap();
     drop(file);
-    let torn_len = fs::metadata(&db).unwrap().len();
 
     c.start(0).unwrap_or_else(|e| fail(&c, &e));
     c.wait_leader(PATIENCE).unwrap_or_else(|e| fail(&c, &e));
     for k in 0..5 {
         assert_eq!(get(&c, 0, &format!("k{k}")).as_deref(), Some("v"));
     }
-    assert!(
-        fs::metadata(&db).unwrap().len() != torn_len,
-        "the torn tail was truncated"
+    let bytes = fs::read(&db).unwrap();
+    assert_ne!(
+        bytes.get(frames_end..frames_end + torn.len()),
+        Some(&torn[..]),
+        "the torn tail was truncated (and maybe written over by new records)"
     );
     let log = fs::read_to_string(&c.servers[0].log).unwrap();
     assert!(
@@ -63,7 +51,7 @@ fn a_damaged_middle_record_refuses_to_start_naming_file_offset_and_record() {
     }
     c.kill(0);
     let db = c.servers[0].db.clone();
-    let offsets = frame_offsets(&db);
+    let offsets = frame_offsets(&log_frames(&db));
     assert!(offsets.len() > 4, "header and several records: {offsets:?}");
     // Record 1 (the frame after record 0), one byte inside its JSON.
     let target = offsets[2];

@@ -3,8 +3,11 @@
 
 #![allow(dead_code)]
 
+use std::fs;
+use std::path::Path;
 use std::time::Duration;
 
+use raft_mio::filelog::MAGIC_LEN;
 use raft_mio::kv::cluster::{LocalCluster, wait_for};
 use raft_mio::kv::{KvCommand, KvReply};
 
@@ -63,6 +66,30 @@ pub fn put(c: &LocalCluster, i: usize, key: &str, value: &str) {
         },
     );
     assert_eq!(reply, KvReply::Ok, "put {key} through server {i}");
+}
+
+/// The log file at `path` up to the end of its last frame, without the zeros preallocated
+/// after it: a frame ends with JSON text, never with a zero byte.
+pub fn log_frames(path: &Path) -> Vec<u8> {
+    let mut bytes = fs::read(path).expect("read the log");
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |last| last + 1);
+    bytes.truncate(end);
+    bytes
+}
+
+/// The byte offsets of the frames after the magic in `frames` (a log as [`log_frames`]
+/// returns it): the header's, then each record's.
+pub fn frame_offsets(frames: &[u8]) -> Vec<usize> {
+    let mut offsets = Vec::new();
+    let mut at = MAGIC_LEN;
+    while at + 8 <= frames.len() {
+        offsets.push(at);
+        at += 8 + u32::from_le_bytes(frames[at..at + 4].try_into().unwrap()) as usize;
+    }
+    offsets
 }
 
 /// Reads `key` through server `i` (through the log, so linearizable).
