@@ -2,7 +2,7 @@
 //! disk's fdatasync latency and the loopback round trip measured in the same run.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
@@ -67,9 +67,14 @@ pub(crate) fn run(rest: &[String]) -> Result<(), String> {
     let phases = phases(args.number("clients")?, args.number("conns")?)?;
     let bin = std::env::current_exe().map_err(|e| format!("cannot find raft-kv itself: {e}"))?;
     let mut cluster = LocalCluster::new(&bin, None)?;
-    let fsync = fdatasync_latency(cluster.dir(), 200).map_err(|e| format!("fdatasync: {e}"))?;
+    let fsync =
+        fdatasync_latency(cluster.dir(), 200, false).map_err(|e| format!("fdatasync: {e}"))?;
     println!("fdatasync latency p50: {:.3} ms", ms(fsync.0));
     println!("fdatasync latency p99: {:.3} ms", ms(fsync.1));
+    let fsync =
+        fdatasync_latency(cluster.dir(), 200, true).map_err(|e| format!("fdatasync: {e}"))?;
+    println!("fdatasync preallocated latency p50: {:.3} ms", ms(fsync.0));
+    println!("fdatasync preallocated latency p99: {:.3} ms", ms(fsync.1));
     let rtt = loopback_rtt(2000).map_err(|e| format!("loopback: {e}"))?;
     println!(
         "loopback round trip p50: {:.1} us",
@@ -139,10 +144,21 @@ fn quantiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
     (at(0.5), at(0.99))
 }
 
-/// Appends 100 bytes and fdatasyncs, `n` times, in the directory the servers use.
-fn fdatasync_latency(dir: &Path, n: usize) -> std::io::Result<(Duration, Duration)> {
+/// Writes 100 bytes and fdatasyncs, `n` times, in the directory the servers use: appending to
+/// the file, or over zeros written and synced beforehand, as the servers' logs write (they
+/// preallocate; see `raft_mio::filelog::PREALLOC_CHUNK`).
+fn fdatasync_latency(
+    dir: &Path,
+    n: usize,
+    preallocated: bool,
+) -> std::io::Result<(Duration, Duration)> {
     let path = dir.join("fsync-probe");
     let mut file = File::create(&path)?;
+    if preallocated {
+        file.write_all(&vec![0; 100 * n])?;
+        file.sync_data()?;
+        file.seek(SeekFrom::Start(0))?;
+    }
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();

@@ -77,6 +77,10 @@ fn reprint(text: &str) -> Result<Vec<String>, String> {
     };
     let mut lines = vec![
         format!("mio_fdatasync_us {}", pair("fdatasync latency")?),
+        format!(
+            "mio_fdatasync_preallocated_us {}",
+            pair("fdatasync preallocated latency")?
+        ),
         format!("mio_loopback_rtt_us {}", pair("loopback round trip")?),
     ];
     // raft-kv labels a phase "clients 64" or, sharing connections, "clients 64 over 8 conns".
@@ -140,6 +144,8 @@ mod tests {
     const SAMPLE: &str = "\
 fdatasync latency p50: 0.068 ms
 fdatasync latency p99: 0.139 ms
+fdatasync preallocated latency p50: 0.051 ms
+fdatasync preallocated latency p99: 0.090 ms
 loopback round trip p50: 10.8 us
 loopback round trip p99: 24.3 us
 echo round trips/s, clients 64: 185204
@@ -167,6 +173,7 @@ clients 64 over 8 conns: leader changes 0, failed commands 0
             lines,
             [
                 "mio_fdatasync_us p50 68.0 p99 139.0",
+                "mio_fdatasync_preallocated_us p50 51.0 p99 90.0",
                 "mio_loopback_rtt_us p50 10.8 p99 24.3",
                 "mio_commits_per_sec clients=1 2838",
                 "mio_latency_us clients=1 p50 292.0 p99 1921.0",
