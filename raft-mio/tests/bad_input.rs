@@ -321,7 +321,7 @@ fn written(name: &str, n: usize) -> Written {
     let runner = std::thread::spawn(move || node.run());
     for k in &keys {
         let put = raft_mio::kv::KvCommand::Put {
-            key: k.clone(),
+            key: k.as_str().into(),
             value: "v".into(),
         };
         handle
@@ -339,7 +339,9 @@ fn all_keys_readable(path: &Path, w: &Written) {
     let handle = node.handle();
     let runner = std::thread::spawn(move || node.run());
     for k in &w.keys {
-        let get = raft_mio::kv::KvCommand::Get { key: k.clone() };
+        let get = raft_mio::kv::KvCommand::Get {
+            key: k.as_str().into(),
+        };
         let reply = handle
             .execute(serde_json::to_vec(&get).unwrap(), PATIENCE)
             .unwrap_or_else(|e| panic!("get {k}: {e}"));

@@ -19,7 +19,7 @@ fn a_follower_answers_a_relayed_command_with_its_reply() {
     for n in 0..50 {
         let put = KvCommand::Put {
             key: "k".into(),
-            value: n.to_string(),
+            value: n.to_string().into(),
         };
         match client.call(&put) {
             Ok(reply) => assert_eq!(reply, KvReply::Ok),

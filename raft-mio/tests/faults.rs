@@ -139,15 +139,15 @@ fn client(id: u64, servers: &[SocketAddr], shared: &Shared) {
             0 => {
                 let unique = format!("u{id}-{n}");
                 let cmd = KvCommand::Put {
-                    key: unique.clone(),
-                    value: value.clone(),
+                    key: unique.clone().into(),
+                    value: value.clone().into(),
                 };
                 (cmd, Op::put(unique, value.clone()))
             }
             1 => (
                 KvCommand::Put {
                     key: key.into(),
-                    value: value.clone(),
+                    value: value.clone().into(),
                 },
                 Op::put(key, value.clone()),
             ),
@@ -156,8 +156,8 @@ fn client(id: u64, servers: &[SocketAddr], shared: &Shared) {
                 let old = seen[k].clone();
                 let cmd = KvCommand::Cas {
                     key: key.into(),
-                    old: old.clone(),
-                    new: value.clone(),
+                    old: old.clone().map(Into::into),
+                    new: value.clone().into(),
                 };
                 (cmd, Op::cas(key, old.as_deref(), value.clone()))
             }
@@ -193,7 +193,11 @@ fn client(id: u64, servers: &[SocketAddr], shared: &Shared) {
                 if let KvCommand::Put { key, value } = command
                     && key.starts_with('u')
                 {
-                    shared.acked.lock().unwrap().push((key, value));
+                    shared
+                        .acked
+                        .lock()
+                        .unwrap()
+                        .push((key.into_owned(), value.into_owned()));
                 }
             }
             Err(e @ ClientError::Server { .. }) if e.certainly_not_applied() => {

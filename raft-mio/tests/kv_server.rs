@@ -102,15 +102,17 @@ fn responses(s: &mut TcpStream, n: usize) -> (Vec<KvResponse>, bool) {
     (got, false)
 }
 
-fn put(key: &str, value: &str) -> KvCommand {
+fn put(key: &str, value: &str) -> KvCommand<'static> {
     KvCommand::Put {
-        key: key.into(),
-        value: value.into(),
+        key: key.to_owned().into(),
+        value: value.to_owned().into(),
     }
 }
 
-fn get(key: &str) -> KvCommand {
-    KvCommand::Get { key: key.into() }
+fn get(key: &str) -> KvCommand<'static> {
+    KvCommand::Get {
+        key: key.to_owned().into(),
+    }
 }
 
 #[test]

@@ -127,8 +127,8 @@ fn writer(w: usize, servers: &[std::net::SocketAddr], tally: &Tally, stop: &Atom
         n += 1;
         let (key, value) = (format!("w{w}-{n}"), format!("v{n}"));
         let put = KvCommand::Put {
-            key: key.clone(),
-            value: value.clone(),
+            key: key.as_str().into(),
+            value: value.as_str().into(),
         };
         match c.call(&put) {
             Ok(_) => {
@@ -151,7 +151,9 @@ fn verify(server: &std::net::SocketAddr, writes: &[(String, String)]) -> Result<
     let mut client = KvClient::connect(*server, TIMEOUT).map_err(|e| e.to_string())?;
     let mut lost = 0;
     for (key, value) in writes {
-        let get = KvCommand::Get { key: key.clone() };
+        let get = KvCommand::Get {
+            key: key.as_str().into(),
+        };
         match client
             .call(&get)
             .map_err(|e| format!("reading {key}: {e}"))?

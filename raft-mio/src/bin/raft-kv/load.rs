@@ -77,8 +77,8 @@ impl Conn {
     fn queue(&mut self, client: usize, sent: &mut u64) -> io::Result<()> {
         *sent += 1;
         let put = KvCommand::Put {
-            key: format!("c{client}-{}", *sent % 1000),
-            value: format!("v{sent}"),
+            key: format!("c{client}-{}", *sent % 1000).into(),
+            value: format!("v{sent}").into(),
         };
         encode_frame(&put, &mut self.out).map_err(io::Error::other)?;
         self.waiting.push_back((client, Instant::now()));

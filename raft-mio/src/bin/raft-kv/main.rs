@@ -14,6 +14,7 @@ mod server;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -202,9 +203,9 @@ fn client(rest: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn kv_command(words: &[String]) -> Result<KvCommand, String> {
+fn kv_command(words: &[String]) -> Result<KvCommand<'static>, String> {
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
-    let s = |x: &str| x.to_owned();
+    let s = |x: &&str| Cow::from(x.to_string());
     Ok(match w.as_slice() {
         ["put", k, v] => KvCommand::Put {
             key: s(k),
