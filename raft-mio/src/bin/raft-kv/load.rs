@@ -73,15 +73,16 @@ impl Conn {
         })
     }
 
-    /// Queues client `client`'s next put: 1000 keys per client, so the store stays small.
-    fn queue(&mut self, client: usize, sent: &mut u64) -> io::Result<()> {
+    /// Queues client `client`'s next put, sent `now` (the commands queued together go out
+    /// in one write): 1000 keys per client, so the store stays small.
+    fn queue(&mut self, client: usize, sent: &mut u64, now: Instant) -> io::Result<()> {
         *sent += 1;
         let put = KvCommand::Put {
             key: format!("c{client}-{}", *sent % 1000).into(),
             value: format!("v{sent}").into(),
         };
         encode_frame(&put, &mut self.out).map_err(io::Error::other)?;
-        self.waiting.push_back((client, Instant::now()));
+        self.waiting.push_back((client, now));
         Ok(())
     }
 
@@ -103,6 +104,9 @@ impl Conn {
                 Err(e) => return Err(e),
             }
         }
+        // One clock reading for the answers read together: they arrived together, and the
+        // commands that follow them leave together, in the write below.
+        let now = Instant::now();
         while let Some(response) = self
             .decoder
             .next_frame::<KvResponse>()
@@ -113,10 +117,10 @@ impl Conn {
                 .pop_front()
                 .ok_or_else(|| io::Error::other("an answer to no command"))?;
             match response {
-                KvResponse::Reply(_) => tally.latencies.push(since.elapsed()),
+                KvResponse::Reply(_) => tally.latencies.push(now - since),
                 KvResponse::Error { .. } => tally.failed += 1,
             }
-            self.queue(client, &mut sent[client])?;
+            self.queue(client, &mut sent[client], now)?;
         }
         self.flush()
     }
@@ -180,9 +184,10 @@ fn connect_all(
         .map(|token| Conn::connect(token, address, poll))
         .collect::<io::Result<Vec<_>>>()
         .map_err(|e| format!("{address}: {e}"))?;
+    let now = Instant::now();
     for client in 0..shape.clients {
         all[client % conns]
-            .queue(client, &mut sent[client])
+            .queue(client, &mut sent[client], now)
             .map_err(|e| format!("{address}: {e}"))?;
     }
     for conn in &mut all {
