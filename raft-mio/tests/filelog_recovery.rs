@@ -3,6 +3,8 @@
 //! magic, replace, locking (in-process and across processes), and random
 //! input that must never panic.
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use common::log_frames;
 use proptest::prelude::*;
 use raft_mio::filelog::{
     FileLog, Frame, LogError, MAGIC, MAGIC_LEN, PREALLOC_CHUNK, Parsed, parse, read_header,
@@ -82,20 +85,6 @@ fn write_log(path: &Path, n: u64) -> Vec<u64> {
         log.sync().unwrap();
     }
     starts
-}
-
-/// The bytes of the log at `path` up to the end of its last frame, without
-/// the preallocated zeros after it. Found by dropping the trailing zero
-/// bytes, independently of the crate: a frame ends with JSON text, which
-/// never ends with a zero byte.
-fn frames_of(path: &Path) -> Vec<u8> {
-    let mut bytes = fs::read(path).unwrap();
-    let end = bytes
-        .iter()
-        .rposition(|&b| b != 0)
-        .map_or(0, |last| last + 1);
-    bytes.truncate(end);
-    bytes
 }
 
 /// Writes `bytes` at `offset` of the file at `path`, as a crash in the
@@ -242,7 +231,7 @@ fn torn_tail_at_every_offset_of_the_last_record() {
     let dir = TempDir::new("torn");
     let source = dir.path("source");
     let starts = write_log(&source, 4);
-    let bytes = frames_of(&source);
+    let bytes = log_frames(&source);
     let last = *starts.last().unwrap() as usize;
     let path = dir.path("log");
     for cut in last + 1..bytes.len() {
@@ -276,7 +265,7 @@ fn a_cleanly_closed_log_reopens_with_its_zero_tail_and_writes_over_it() {
     let dir = TempDir::new("zerotail");
     let path = dir.path("log");
     write_log(&path, 3);
-    let frames_end = frames_of(&path).len() as u64;
+    let frames_end = log_frames(&path).len() as u64;
     let len = file_len(&path);
     assert!(frames_end < len, "{frames_end} bytes of frames in {len}");
 
@@ -292,7 +281,7 @@ fn a_cleanly_closed_log_reopens_with_its_zero_tail_and_writes_over_it() {
     drop(log);
     assert_eq!(file_len(&path), len, "written over the zeros");
     let written = frame(&serde_json::to_vec(&entry(3)).unwrap());
-    let bytes = frames_of(&path);
+    let bytes = log_frames(&path);
     assert_eq!(bytes.len() as u64, frames_end + written.len() as u64);
     assert_eq!(
         bytes[frames_end as usize..],
@@ -309,7 +298,7 @@ fn a_torn_frame_followed_by_zeros_is_dropped_and_truncated() {
     let dir = TempDir::new("tornzeros");
     let path = dir.path("log");
     write_log(&path, 3);
-    let frames_end = frames_of(&path).len() as u64;
+    let frames_end = log_frames(&path).len() as u64;
     let torn = frame(&serde_json::to_vec(&entry(3)).unwrap());
     write_at(&path, &torn[..torn.len() / 2], frames_end);
     assert_eq!(
@@ -344,7 +333,7 @@ fn zeros_followed_by_a_frame_are_corruption() {
     let dir = TempDir::new("zerosframe");
     let path = dir.path("log");
     write_log(&path, 3);
-    let frames_end = frames_of(&path).len() as u64;
+    let frames_end = log_frames(&path).len() as u64;
     let stray = frame(&serde_json::to_vec(&entry(3)).unwrap());
     write_at(&path, &stray, frames_end + 10_000);
     let err = Log::open(&path).unwrap_err();
@@ -369,7 +358,7 @@ fn the_file_grows_in_whole_chunks_and_its_size_counts_frames() {
             len - frames_end < PREALLOC_CHUNK,
             "{context}: whole chunks of zeros"
         );
-        assert_eq!(frames_of(&path).len() as u64, frames_end, "{context}");
+        assert_eq!(log_frames(&path).len() as u64, frames_end, "{context}");
     };
     let mut lens = Vec::new();
     for batch in 0..8 {
@@ -402,7 +391,7 @@ fn a_flipped_bit_anywhere_is_an_error_or_a_torn_tail() {
     let source = dir.path("source");
     let n = 4;
     let starts = write_log(&source, n);
-    let bytes = frames_of(&source);
+    let bytes = log_frames(&source);
     let path = dir.path("log");
     // The frame, and its start, that each byte belongs to.
     let locate = |pos: usize| -> (Frame, u64) {
@@ -453,7 +442,7 @@ fn a_damaged_length_in_the_middle_is_corruption() {
     let dir = TempDir::new("length");
     let source = dir.path("source");
     let starts = write_log(&source, 5);
-    let bytes = frames_of(&source);
+    let bytes = log_frames(&source);
     let path = dir.path("log");
     let victim = starts[2] as usize;
     let file_len = bytes.len() as u32;
@@ -483,7 +472,7 @@ fn a_length_past_the_end_in_the_last_frame_is_a_torn_tail() {
     let dir = TempDir::new("lastlen");
     let path = dir.path("log");
     let starts = write_log(&path, 3);
-    let mut bytes = frames_of(&path);
+    let mut bytes = log_frames(&path);
     let last = starts[2] as usize;
     bytes[last..last + 4].copy_from_slice(&1000u32.to_le_bytes());
     fs::write(&path, &bytes).unwrap();
@@ -501,7 +490,7 @@ fn an_intact_but_undecodable_frame_is_an_error() {
     let dir = TempDir::new("decode");
     let path = dir.path("log");
     let starts = write_log(&path, 1);
-    let mut bytes = frames_of(&path);
+    let mut bytes = log_frames(&path);
     let bad_start = bytes.len() as u64;
     bytes.extend(frame(br#"{"Unknown":1}"#));
     let mut tail = bytes.clone();
@@ -571,7 +560,7 @@ fn read_header_reads_only_the_header() {
     let path = dir.path("log");
     write_log(&path, 3);
     let mut bytes = fs::read(&path).unwrap();
-    let frames_end = frames_of(&path).len();
+    let frames_end = log_frames(&path).len();
     bytes[frames_end - 1] ^= 0xff; // damage the records: not read_header's business
     fs::write(&path, &bytes).unwrap();
     assert_eq!(read_header::<Header>(&path).unwrap(), header("c"));

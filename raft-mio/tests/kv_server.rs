@@ -128,12 +128,18 @@ fn pipelined_commands_are_answered_in_order() {
     s.write_all(&frames(&commands)).unwrap();
     let (got, closed) = responses(&mut s, commands.len());
     assert!(!closed);
+    assert_each_get_sees_its_put(&got);
+}
+
+/// `got` answers pairs of a put of `i` and a get, for i = 0, 1, ...: each put succeeded and
+/// each get saw the put just before it.
+fn assert_each_get_sees_its_put(got: &[KvResponse]) {
     for (i, pair) in got.chunks(2).enumerate() {
         assert_eq!(pair[0], KvResponse::Reply(KvReply::Ok));
         assert_eq!(
             pair[1],
             KvResponse::Reply(KvReply::Value(Some(i.to_string()))),
-            "each get sees the put just before it"
+            "pair {i}: the get sees the put just before it"
         );
     }
 }
@@ -179,14 +185,7 @@ fn commands_of_many_connections_share_entries_and_keep_their_own_answers() {
     for s in &mut streams {
         let (got, closed) = responses(s, 2 * PAIRS);
         assert!(!closed);
-        for (i, pair) in got.chunks(2).enumerate() {
-            assert_eq!(pair[0], KvResponse::Reply(KvReply::Ok));
-            assert_eq!(
-                pair[1],
-                KvResponse::Reply(KvReply::Value(Some(i.to_string()))),
-                "each get sees its own connection's put just before it"
-            );
-        }
+        assert_each_get_sees_its_put(&got);
     }
     served.stop();
     let sizes = commands_per_entry(&served.dir.join("kv.db"));
