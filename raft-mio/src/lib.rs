@@ -4,9 +4,11 @@
 //! raft-mio makes no protocol decisions; it carries out the core's actions:
 //!
 //! - [`storage`]: `WriteLog` and `ReplaceLog` on a [`filelog::FileLog`]; everything appended
-//!   while the previous batch was syncing goes out in one write and one fdatasync on a syncer
-//!   thread (group commit), then `Event::Persisted`. A disk error becomes
-//!   `Event::PersistFailed` (the failed state, S10).
+//!   in a turn of the loop goes out in one write and one fdatasync (group commit), then
+//!   `Event::Persisted`. A leader syncs on a syncer thread, in parallel with replication, and
+//!   batches what it appends meanwhile; other servers sync in their loop, since their answers
+//!   wait for the write anyway. A disk error becomes `Event::PersistFailed` (the failed
+//!   state, S10).
 //! - [`transport`]: `Connect`, `Disconnect` and `Send` over TCP with [`codec`] frames, a frame
 //!   size limit, reconnect with backoff, inactivity probes and backlog limits.
 //! - [`Node`]: the poll loop; a [`StateMachine`] receives `Apply` and `ApplySnapshot`, and a
