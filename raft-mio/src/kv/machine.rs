@@ -130,23 +130,19 @@ impl StateMachine for KvStore {
     /// order and answered by the array of their replies. An entry that does not decode
     /// changes nothing and is answered by one [`KvReply::Invalid`], batch or not.
     fn apply(&mut self, _index: Index, entry: &[u8]) -> Vec<u8> {
-        // Replies of strings and booleans always serialize.
-        if is_batch(entry) {
-            match serde_json::from_slice::<Vec<KvCommand>>(entry) {
-                Ok(commands) => {
-                    let replies: Vec<KvReply> =
-                        commands.into_iter().map(|c| self.execute(c)).collect();
-                    serde_json::to_vec(&replies).unwrap_or_default()
-                }
-                Err(e) => serde_json::to_vec(&KvReply::Invalid(e.to_string())).unwrap_or_default(),
-            }
+        let output = if is_batch(entry) {
+            serde_json::from_slice::<Vec<KvCommand>>(entry).map(|commands| {
+                let replies: Vec<KvReply> = commands.into_iter().map(|c| self.execute(c)).collect();
+                serde_json::to_vec(&replies)
+            })
         } else {
-            let reply = match serde_json::from_slice::<KvCommand>(entry) {
-                Ok(command) => self.execute(command),
-                Err(e) => KvReply::Invalid(e.to_string()),
-            };
-            serde_json::to_vec(&reply).unwrap_or_default()
-        }
+            serde_json::from_slice::<KvCommand>(entry)
+                .map(|command| serde_json::to_vec(&self.execute(command)))
+        };
+        let output =
+            output.unwrap_or_else(|e| serde_json::to_vec(&KvReply::Invalid(e.to_string())));
+        // Replies of strings and booleans always serialize.
+        output.unwrap_or_default()
     }
 
     fn snapshot(&self) -> Vec<u8> {

@@ -67,14 +67,12 @@ pub(crate) fn run(rest: &[String]) -> Result<(), String> {
     let phases = phases(args.number("clients")?, args.number("conns")?)?;
     let bin = std::env::current_exe().map_err(|e| format!("cannot find raft-kv itself: {e}"))?;
     let mut cluster = LocalCluster::new(&bin, None)?;
-    let fsync =
-        fdatasync_latency(cluster.dir(), 200, false).map_err(|e| format!("fdatasync: {e}"))?;
-    println!("fdatasync latency p50: {:.3} ms", ms(fsync.0));
-    println!("fdatasync latency p99: {:.3} ms", ms(fsync.1));
-    let fsync =
-        fdatasync_latency(cluster.dir(), 200, true).map_err(|e| format!("fdatasync: {e}"))?;
-    println!("fdatasync preallocated latency p50: {:.3} ms", ms(fsync.0));
-    println!("fdatasync preallocated latency p99: {:.3} ms", ms(fsync.1));
+    for (preallocated, name) in [(false, "fdatasync"), (true, "fdatasync preallocated")] {
+        let (p50, p99) = fdatasync_latency(cluster.dir(), 200, preallocated)
+            .map_err(|e| format!("{name}: {e}"))?;
+        println!("{name} latency p50: {:.3} ms", ms(p50));
+        println!("{name} latency p99: {:.3} ms", ms(p99));
+    }
     let rtt = loopback_rtt(2000).map_err(|e| format!("loopback: {e}"))?;
     println!(
         "loopback round trip p50: {:.1} us",
