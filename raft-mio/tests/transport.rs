@@ -45,7 +45,7 @@ impl Rig {
                 .unwrap();
             let now = self.now();
             for e in events.iter() {
-                self.transport.ready(self.poll.registry(), e.token(), now);
+                self.transport.ready(self.poll.registry(), e, now);
             }
             self.transport.tick(self.poll.registry(), now);
             self.transport.flush_all(self.poll.registry());

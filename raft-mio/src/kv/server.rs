@@ -110,8 +110,9 @@ impl ClientServer {
                     LISTENER => self.accept(),
                     WAKER => {}
                     Token(t) => {
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read(t);
+                        let closed = event.is_read_closed() || event.is_error();
+                        if event.is_readable() || closed {
+                            self.read(t, closed);
                         }
                         touched.push(t);
                     }
@@ -164,11 +165,11 @@ impl ClientServer {
         }
     }
 
-    fn read(&mut self, token: usize) {
+    fn read(&mut self, token: usize, peer_closed: bool) {
         let Some(session) = self.sessions.get_mut(&token) else {
             return;
         };
-        if session.read(&mut self.read_buf).is_err() {
+        if session.read(&mut self.read_buf, peer_closed).is_err() {
             self.close(token);
         }
     }
@@ -193,7 +194,7 @@ impl ClientServer {
             if !session.may_read_more() {
                 break;
             }
-            if session.read(&mut self.read_buf).is_err() {
+            if session.read(&mut self.read_buf, false).is_err() {
                 return self.close(token);
             }
         }

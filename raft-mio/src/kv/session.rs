@@ -2,14 +2,14 @@
 //! the answers back in the order the commands arrived.
 
 use std::collections::VecDeque;
-use std::io::{self, Read};
+use std::io;
 use std::time::Instant;
 
 use mio::net::TcpStream;
 
 use super::frames::MAX_CLIENT_FRAME;
 use super::{KvCommand, KvResponse};
-use crate::codec::{FrameDecoder, encode_frame, write_available};
+use crate::codec::{FrameDecoder, ReadEnd, encode_frame, read_available, write_available};
 
 /// Commands one connection may have in flight; beyond it the connection is not read until
 /// answers go out, so a client cannot queue work without bound.
@@ -41,6 +41,8 @@ pub(super) struct Session {
     in_flight: VecDeque<InFlight>,
     /// The peer closed its side: answer what it sent, then close.
     eof: bool,
+    /// The poll reported the peer's close, which a read must not stop short of.
+    peer_closed: bool,
     /// The peer sent something unusable: read nothing more, answer, then close.
     refused: bool,
     /// Reading stopped at `MAX_UNREAD` with more maybe waiting in the socket, which will not
@@ -56,30 +58,29 @@ impl Session {
             out: Vec::new(),
             in_flight: VecDeque::new(),
             eof: false,
+            peer_closed: false,
             refused: false,
             paused: false,
         }
     }
 
-    /// Reads what the socket has (it is edge-triggered), up to `MAX_UNREAD` buffered. `Err`
-    /// means the connection is broken and should be dropped.
-    pub(super) fn read(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        loop {
-            self.paused = self.decoder.buffered() >= MAX_UNREAD;
-            if self.paused {
-                return Ok(());
-            }
-            match self.stream.read(buf) {
-                Ok(0) => {
-                    self.eof = true;
-                    return Ok(());
-                }
-                Ok(n) => self.decoder.extend(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+    /// Reads what the socket has (it is edge-triggered), up to `MAX_UNREAD` buffered;
+    /// `peer_closed` if the poll event reported the client's close. `Err` means the
+    /// connection is broken and should be dropped.
+    pub(super) fn read(&mut self, buf: &mut [u8], peer_closed: bool) -> io::Result<()> {
+        self.peer_closed |= peer_closed;
+        self.paused = self.decoder.buffered() >= MAX_UNREAD;
+        if self.paused {
+            return Ok(());
         }
+        let decoder = &mut self.decoder;
+        let end = read_available(&mut self.stream, buf, self.peer_closed, |chunk| {
+            decoder.extend(chunk);
+            decoder.buffered() < MAX_UNREAD
+        })?;
+        self.paused = end == ReadEnd::Stopped;
+        self.eof |= end == ReadEnd::Closed;
+        Ok(())
     }
 
     /// True if reading stopped at the buffer limit and the buffer has room again.

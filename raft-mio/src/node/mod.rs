@@ -205,7 +205,7 @@ impl<S: StateMachine> Node<S> {
             for event in events.iter() {
                 match event.token() {
                     WAKER => {}
-                    token => self.transport.ready(self.poll.registry(), token, now),
+                    _ => self.transport.ready(self.poll.registry(), event, now),
                 }
             }
             self.turn(now)?;

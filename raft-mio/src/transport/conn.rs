@@ -2,14 +2,14 @@
 //! accounting, and the inactivity probe's bookkeeping.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::SocketAddr;
 
 use mio::net::TcpStream;
 use raft_core::{Address, Millis};
 
 use super::wire::{Limits, Wire};
-use crate::codec::{FrameDecoder, encode_frame};
+use crate::codec::{FrameDecoder, ReadEnd, encode_frame, read_available};
 
 /// Why a connection must be closed.
 pub(super) type Close = String;
@@ -69,25 +69,24 @@ impl Conn {
         }
     }
 
-    /// Reads everything available (the poll is edge-triggered) through `buf` and decodes it.
-    /// Returns the frames, and a reason to close if the stream ended or misbehaved after them.
-    pub(super) fn read(&mut self, now: Millis, buf: &mut [u8]) -> (Vec<Wire>, Option<Close>) {
-        let mut close = None;
-        loop {
-            match self.stream.read(buf) {
-                Ok(0) => {
-                    close = Some("connection closed by peer".to_owned());
-                    break;
-                }
-                Ok(n) => self.decoder.extend(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    close = Some(format!("read failed: {e}"));
-                    break;
-                }
-            }
-        }
+    /// Reads everything available (the poll is edge-triggered) through `buf` and decodes it;
+    /// `peer_closed` if the poll event reported the peer's close. Returns the frames, and a
+    /// reason to close if the stream ended or misbehaved after them.
+    pub(super) fn read(
+        &mut self,
+        now: Millis,
+        buf: &mut [u8],
+        peer_closed: bool,
+    ) -> (Vec<Wire>, Option<Close>) {
+        let decoder = &mut self.decoder;
+        let mut close = match read_available(&mut self.stream, buf, peer_closed, |chunk| {
+            decoder.extend(chunk);
+            true
+        }) {
+            Ok(ReadEnd::Closed) => Some("connection closed by peer".to_owned()),
+            Ok(ReadEnd::Emptied | ReadEnd::Stopped) => None,
+            Err(e) => Some(format!("read failed: {e}")),
+        };
         let mut frames = Vec::new();
         loop {
             match self.decoder.next_frame::<Wire>() {

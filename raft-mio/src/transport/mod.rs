@@ -16,6 +16,7 @@ pub use wire::{Limits, Wire};
 use std::collections::BTreeMap;
 use std::io;
 
+use mio::event::Event as PollEvent;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use raft_core::{Address, ConnId, Event, LogLevel, Message, Millis, Scheme};
@@ -159,9 +160,10 @@ impl Transport {
     // -------------------------------------------------------------------------------------
     // Poll events and timers.
 
-    /// Handles a poll event for `token`.
-    pub fn ready(&mut self, registry: &Registry, token: Token, now: Millis) {
+    /// Handles a poll event for one of the transport's tokens.
+    pub fn ready(&mut self, registry: &Registry, event: &PollEvent, now: Millis) {
         self.now = self.now.max(now);
+        let token = event.token();
         if token == LISTENER {
             self.accept(registry, now);
             return;
@@ -177,7 +179,8 @@ impl Transport {
                 Err(why) => return self.close(registry, id, why, LogLevel::Debug),
             }
         }
-        self.read(registry, id, now);
+        let peer_closed = event.is_read_closed() || event.is_error();
+        self.read(registry, id, now, peer_closed);
         self.flush(registry, id);
     }
 
@@ -360,11 +363,11 @@ impl Transport {
         });
     }
 
-    fn read(&mut self, registry: &Registry, id: ConnId, now: Millis) {
+    fn read(&mut self, registry: &Registry, id: ConnId, now: Millis, peer_closed: bool) {
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
-        let (frames, close) = c.read(now, &mut self.read_buf);
+        let (frames, close) = c.read(now, &mut self.read_buf, peer_closed);
         let mut replies = 0;
         for frame in frames {
             match frame {

@@ -3,7 +3,7 @@
 //! state machine behind it. The load generator against it measures what the clients' TCP
 //! round trips alone cost, so the Raft figures can be read against it.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use raft_mio::codec::{FrameDecoder, encode_frame};
+use raft_mio::codec::{FrameDecoder, encode_frame, read_available};
 use raft_mio::kv::{KvReply, KvResponse};
 
 const LISTENER: Token = Token(usize::MAX);
@@ -74,14 +74,12 @@ fn serve(mut poll: Poll, listener: TcpListener, stop: &AtomicBool) -> io::Result
                 continue;
             }
             let (stream, decoder) = &mut conns[event.token().0];
-            loop {
-                match stream.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => decoder.extend(&buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => return Err(e),
-                }
-            }
+            let closed = event.is_read_closed() || event.is_error();
+            // A client that closed is simply no longer answered.
+            read_available(stream, &mut buf, closed, |chunk| {
+                decoder.extend(chunk);
+                true
+            })?;
             out.clear();
             while decoder.next_payload().map_err(io::Error::other)?.is_some() {
                 out.extend_from_slice(&reply);

@@ -8,14 +8,14 @@
 //! library multiplexing its callers over one connection does.
 
 use std::collections::VecDeque;
-use std::io::{self, Read};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
-use raft_mio::codec::{FrameDecoder, encode_frame, write_available};
+use raft_mio::codec::{FrameDecoder, ReadEnd, encode_frame, read_available, write_available};
 use raft_mio::kv::{KvCommand, KvResponse};
 
 /// How long a command may go unanswered before the run is abandoned.
@@ -94,15 +94,21 @@ impl Conn {
 
     /// Reads the answers that arrived; for each, records it and queues that client's next
     /// command; then writes them all.
-    fn receive(&mut self, buf: &mut [u8], sent: &mut [u64], tally: &mut Tally) -> io::Result<()> {
-        loop {
-            match self.stream.read(buf) {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => self.decoder.extend(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+    /// `peer_closed` if the poll event reported the server's close.
+    fn receive(
+        &mut self,
+        buf: &mut [u8],
+        peer_closed: bool,
+        sent: &mut [u64],
+        tally: &mut Tally,
+    ) -> io::Result<()> {
+        let decoder = &mut self.decoder;
+        let end = read_available(&mut self.stream, buf, peer_closed, |chunk| {
+            decoder.extend(chunk);
+            true
+        })?;
+        if end == ReadEnd::Closed {
+            return Err(io::ErrorKind::UnexpectedEof.into());
         }
         // One clock reading for the answers read together: they arrived together, and the
         // commands that follow them leave together, in the write below.
@@ -154,8 +160,9 @@ pub(crate) fn run(
             for event in events.iter() {
                 let answered = tally.answered();
                 let conn = &mut conns[event.token().0];
-                let result = if event.is_readable() {
-                    conn.receive(&mut buf, &mut sent, &mut tally)
+                let closed = event.is_read_closed() || event.is_error();
+                let result = if event.is_readable() || closed {
+                    conn.receive(&mut buf, closed, &mut sent, &mut tally)
                 } else {
                     conn.flush()
                 };
