@@ -215,8 +215,10 @@ impl<S: StateMachine> Node<S> {
             self.turn(now)?;
             if let Some(exit) = self.exit.take() {
                 if !matches!(exit, Exit::Crashed(_)) {
-                    // Its last records (such as the note that it left) must reach the disk.
+                    // Its last records (such as the note that it left) must reach the disk,
+                    // and the commands they commit get their answers.
                     self.persist_all(now)?;
+                    self.apply_committed(now)?;
                 }
                 self.commands.fail_all(&CommandError::Stopped);
                 return Ok(exit);
