@@ -11,9 +11,10 @@
 //!   state, S10).
 //! - [`transport`]: `Connect`, `Disconnect` and `Send` over TCP with [`codec`] frames, a frame
 //!   size limit, reconnect with backoff, inactivity probes and backlog limits.
-//! - [`Node`]: the poll loop; a [`StateMachine`] receives `Apply` and `ApplySnapshot`, and a
-//!   [`Handle`] lets other threads execute commands (waiting, or with a callback) and run
-//!   administrative requests.
+//! - [`Node`]: the poll loop; a [`StateMachine`] receives `Apply` and `ApplySnapshot`, in
+//!   order, at the end of each turn, once the turn's writes and messages are out (applying
+//!   is off the commit path); a [`Handle`] lets other threads execute commands (waiting, or
+//!   with a callback) and run administrative requests.
 //!
 //! # Embedding
 //!
