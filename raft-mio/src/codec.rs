@@ -92,6 +92,12 @@ const SHORT_READ_EMPTIES: bool = cfg!(any(
     target_os = "dragonfly",
 ));
 
+/// True if a poll event reports that the peer closed its side or the connection failed:
+/// what [`read_available`] needs to know to read on to the end.
+pub fn peer_closed(event: &mio::event::Event) -> bool {
+    event.is_read_closed() || event.is_error()
+}
+
 /// Reads what an edge-triggered nonblocking stream has, through `buf`, handing each chunk to
 /// `take`, which returns false to stop reading (after taking its chunk). An error means the
 /// stream is broken.
@@ -197,6 +203,21 @@ impl FrameDecoder {
             start: 0,
             max_frame_len,
         }
+    }
+
+    /// Reads everything `stream` has into the decoder through `buf`, with no limit of its
+    /// own (the frame limit still applies when frames are taken): [`read_available`] with
+    /// the decoder as the taker.
+    pub fn read_from(
+        &mut self,
+        stream: &mut impl io::Read,
+        buf: &mut [u8],
+        peer_closed: bool,
+    ) -> io::Result<ReadEnd> {
+        read_available(stream, buf, peer_closed, |chunk| {
+            self.extend(chunk);
+            true
+        })
     }
 
     /// Adds bytes received from the stream.

@@ -20,6 +20,7 @@ use super::KvReply;
 use super::batch::{Entries, Member};
 use super::session::Session;
 use crate::Handle;
+use crate::codec::peer_closed;
 
 /// The server's answer to a client's [`KvCommand`](super::KvCommand).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,7 +111,7 @@ impl ClientServer {
                     LISTENER => self.accept(),
                     WAKER => {}
                     Token(t) => {
-                        let closed = event.is_read_closed() || event.is_error();
+                        let closed = peer_closed(event);
                         if event.is_readable() || closed {
                             self.read(t, closed);
                         }

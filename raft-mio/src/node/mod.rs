@@ -1,13 +1,5 @@
 //! The poll loop: one raft-core server driven by mio, with its log, its transport and the
-//! application's state machine.
-//!
-//! One turn of the loop: wait for I/O or the next deadline; feed the core what happened
-//! (connections, messages, every request waiting from [`Handle`]s, timers, the writes the
-//! syncer thread made durable); carry out its actions in order; snapshot when one is due;
-//! make everything appended durable as one batch (one write, one fdatasync): a leader hands
-//! it to the syncer unless a batch is in flight, any other server syncs it on the spot (see
-//! [`Node::make_durable`]); write the messages queued. An idle node sleeps in `poll` until
-//! its next deadline.
+//! application's state machine. [`Node`] describes a turn of the loop.
 
 mod admin;
 mod commands;

@@ -9,7 +9,7 @@ use mio::net::TcpStream;
 use raft_core::{Address, Millis};
 
 use super::wire::{Limits, Wire};
-use crate::codec::{FrameDecoder, ReadEnd, encode_frame, read_available};
+use crate::codec::{FrameDecoder, ReadEnd, encode_frame};
 
 /// Why a connection must be closed.
 pub(super) type Close = String;
@@ -78,11 +78,7 @@ impl Conn {
         buf: &mut [u8],
         peer_closed: bool,
     ) -> (Vec<Wire>, Option<Close>) {
-        let decoder = &mut self.decoder;
-        let mut close = match read_available(&mut self.stream, buf, peer_closed, |chunk| {
-            decoder.extend(chunk);
-            true
-        }) {
+        let mut close = match self.decoder.read_from(&mut self.stream, buf, peer_closed) {
             Ok(ReadEnd::Closed) => Some("connection closed by peer".to_owned()),
             Ok(ReadEnd::Emptied | ReadEnd::Stopped) => None,
             Err(e) => Some(format!("read failed: {e}")),

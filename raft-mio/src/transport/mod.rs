@@ -21,6 +21,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use raft_core::{Address, ConnId, Event, LogLevel, Message, Millis, Scheme};
 
+use crate::codec::peer_closed;
+
 use conn::Conn;
 
 /// The poll token of the listener.
@@ -179,8 +181,7 @@ impl Transport {
                 Err(why) => return self.close(registry, id, why, LogLevel::Debug),
             }
         }
-        let peer_closed = event.is_read_closed() || event.is_error();
-        self.read(registry, id, now, peer_closed);
+        self.read(registry, id, now, peer_closed(event));
         self.flush(registry, id);
     }
 

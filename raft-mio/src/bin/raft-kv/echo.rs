@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use raft_mio::codec::{FrameDecoder, encode_frame, read_available};
+use raft_mio::codec::{FrameDecoder, encode_frame, peer_closed};
 use raft_mio::kv::{KvReply, KvResponse};
 
 const LISTENER: Token = Token(usize::MAX);
@@ -74,12 +74,8 @@ fn serve(mut poll: Poll, listener: TcpListener, stop: &AtomicBool) -> io::Result
                 continue;
             }
             let (stream, decoder) = &mut conns[event.token().0];
-            let closed = event.is_read_closed() || event.is_error();
             // A client that closed is simply no longer answered.
-            read_available(stream, &mut buf, closed, |chunk| {
-                decoder.extend(chunk);
-                true
-            })?;
+            decoder.read_from(stream, &mut buf, peer_closed(event))?;
             out.clear();
             while decoder.next_payload().map_err(io::Error::other)?.is_some() {
                 out.extend_from_slice(&reply);

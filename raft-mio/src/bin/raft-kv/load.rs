@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
-use raft_mio::codec::{FrameDecoder, ReadEnd, encode_frame, read_available, write_available};
+use raft_mio::codec::{FrameDecoder, ReadEnd, encode_frame, peer_closed, write_available};
 use raft_mio::kv::{KvCommand, KvResponse};
 
 /// How long a command may go unanswered before the run is abandoned.
@@ -102,12 +102,7 @@ impl Conn {
         sent: &mut [u64],
         tally: &mut Tally,
     ) -> io::Result<()> {
-        let decoder = &mut self.decoder;
-        let end = read_available(&mut self.stream, buf, peer_closed, |chunk| {
-            decoder.extend(chunk);
-            true
-        })?;
-        if end == ReadEnd::Closed {
+        if self.decoder.read_from(&mut self.stream, buf, peer_closed)? == ReadEnd::Closed {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         // One clock reading for the answers read together: they arrived together, and the
@@ -160,7 +155,7 @@ pub(crate) fn run(
             for event in events.iter() {
                 let answered = tally.answered();
                 let conn = &mut conns[event.token().0];
-                let closed = event.is_read_closed() || event.is_error();
+                let closed = peer_closed(event);
                 let result = if event.is_readable() || closed {
                     conn.receive(&mut buf, closed, &mut sent, &mut tally)
                 } else {
