@@ -8,11 +8,14 @@
 //! figures are for comparing, on the same machine in the same session.
 
 mod alloc;
+mod cargo;
+mod compare;
 mod core_throughput;
 mod memory;
 mod mio;
 mod sim;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::core_throughput::Phase;
@@ -25,6 +28,7 @@ bench: the workspace's benchmarks, one figure per line
 
 USAGE:
     bench [SECTION]... [--quick] [--phase PHASE] [--batch N] [--total N]
+    bench compare [--pairs N] [--baseline PATH] [--quick] [--total N]
     bench --help
 
 SECTIONS (default: all, in this order):
@@ -32,16 +36,20 @@ SECTIONS (default: all, in this order):
     sim       simulator speed: 5 servers, heavy faults
     mio       raft-mio durable: raft-kv bench, 3 processes on 127.0.0.1 with fdatasync
     memory    raft-core's bytes per entry, and a leader's peak heap with a stopped follower
+    compare   not part of all: the core section beside tikv/raft-rs's baseline, in pairs of
+              alternating runs, with medians and ratios
 
 OPTIONS:
     --quick          a short run of everything (figures are noisier)
     --phase PHASE    core only, one phase alone, for profiling: pipelined or closed
     --batch N        commands per round of --phase pipelined (default 1)
     --total N        commands of the core phases (default 200000)
+    --pairs N        pairs of runs of compare (default 5; 3 with --quick)
+    --baseline PATH  raft-rs-baseline's binary or source directory, for compare (default:
+                     built from ../shared/bench-peers/raft-rs-baseline beside the workspace)
 
-Compare ratios with raft-rs's baseline run in the same session, not absolute figures:
-    CARGO_TARGET_DIR=/tmp/raft-rs-baseline-target \\
-      cargo run --release --manifest-path ../shared/bench-peers/raft-rs-baseline/Cargo.toml";
+Compare ratios with raft-rs's baseline run in the same session, not absolute figures: the
+machine's speed drifts by tens of per cent from minute to minute. `bench compare` does it.";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Section {
@@ -49,6 +57,7 @@ enum Section {
     Sim,
     Mio,
     Memory,
+    Compare,
 }
 
 const ALL: [Section; 4] = [Section::Core, Section::Sim, Section::Mio, Section::Memory];
@@ -60,12 +69,18 @@ struct Settings {
     quick: bool,
     phase: Option<Phase>,
     total: Option<u64>,
+    pairs: Option<u64>,
+    baseline: Option<PathBuf>,
 }
 
 impl Settings {
     fn core_total(&self) -> u64 {
         self.total
             .unwrap_or(if self.quick { 20_000 } else { 200_000 })
+    }
+
+    fn compare_pairs(&self) -> u64 {
+        self.pairs.unwrap_or(if self.quick { 3 } else { 5 })
     }
 
     fn sim_seeds(&self) -> u64 {
@@ -106,6 +121,13 @@ fn main() -> ExitCode {
                 }
             }
             Section::Memory => memory::run(settings.memory_entries()),
+            Section::Compare => {
+                let (pairs, total) = (settings.compare_pairs(), settings.core_total());
+                if let Err(e) = compare::run(pairs, total, settings.baseline.as_deref()) {
+                    println!("# compare: not measured: {e}");
+                    ok = false;
+                }
+            }
         }
     }
     if ok {
@@ -122,6 +144,8 @@ fn parse(args: &[String]) -> Result<Option<Settings>, String> {
         quick: false,
         phase: None,
         total: None,
+        pairs: None,
+        baseline: None,
     };
     let mut phase = None;
     let mut batch = None;
@@ -134,10 +158,13 @@ fn parse(args: &[String]) -> Result<Option<Settings>, String> {
             "--phase" => phase = Some(value()?.clone()),
             "--batch" => batch = Some(positive(arg, value()?)?),
             "--total" => settings.total = Some(positive(arg, value()?)?),
+            "--pairs" => settings.pairs = Some(positive(arg, value()?)?),
+            "--baseline" => settings.baseline = Some(PathBuf::from(value()?)),
             "core" => settings.sections.push(Section::Core),
             "sim" => settings.sections.push(Section::Sim),
             "mio" => settings.sections.push(Section::Mio),
             "memory" => settings.sections.push(Section::Memory),
+            "compare" => settings.sections.push(Section::Compare),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -153,6 +180,10 @@ fn parse(args: &[String]) -> Result<Option<Settings>, String> {
     };
     if settings.phase.is_some() && settings.sections != [Section::Core] {
         return Err("--phase runs the core section alone: bench core --phase …".into());
+    }
+    let compares = settings.sections.contains(&Section::Compare);
+    if (settings.pairs.is_some() || settings.baseline.is_some()) && !compares {
+        return Err("--pairs and --baseline go with the compare section".into());
     }
     if settings.sections.is_empty() {
         settings.sections = ALL.to_vec();
@@ -216,5 +247,28 @@ mod tests {
         assert!(parsed(&["--total", "0"]).is_err());
         assert!(parsed(&["--total"]).is_err());
         assert!(parsed(&["core", "--phase", "fast"]).is_err());
+        assert!(parsed(&["compare", "--pairs", "0"]).is_err());
+        assert!(
+            parsed(&["core", "--pairs", "3"]).is_err(),
+            "pairs need compare"
+        );
+        assert!(
+            parsed(&["--baseline", "/bin/true"]).is_err(),
+            "so does a baseline"
+        );
+    }
+
+    #[test]
+    fn compare_is_asked_for_by_name_and_takes_its_options() {
+        assert!(
+            !ALL.contains(&Section::Compare),
+            "it needs raft-rs, so not by default"
+        );
+        let s = parsed(&["compare", "--pairs", "7", "--baseline", "b", "--quick"]);
+        let s = s.unwrap().unwrap();
+        assert_eq!(s.sections, [Section::Compare]);
+        assert_eq!((s.compare_pairs(), s.core_total()), (7, 20_000));
+        assert_eq!(s.baseline, Some(PathBuf::from("b")));
+        assert_eq!(parsed(&["compare"]).unwrap().unwrap().compare_pairs(), 5);
     }
 }

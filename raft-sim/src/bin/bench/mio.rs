@@ -7,9 +7,10 @@
 //! two are never of different revisions.
 
 use std::collections::BTreeMap;
-use std::env;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+
+use crate::cargo;
 
 /// Builds `raft-kv`, runs its benchmark for `seconds` per phase and prints its figures.
 pub(crate) fn run(seconds: u64) -> Result<(), String> {
@@ -36,25 +37,12 @@ pub(crate) fn run(seconds: u64) -> Result<(), String> {
 /// `cargo build --release -p raft-mio --bin raft-kv` into the target directory holding this
 /// executable; returns the path of the binary.
 fn build() -> Result<PathBuf, String> {
-    let exe = env::current_exe().map_err(|e| format!("cannot find the bench itself: {e}"))?;
-    let target = exe
-        .parent()
-        .filter(|dir| dir.ends_with("release") || dir.ends_with("debug"))
-        .and_then(|dir| dir.parent())
-        .ok_or_else(|| format!("{} is not in a cargo target directory", exe.display()))?;
-    // `cargo run` says which cargo it is; the workspace is raft-sim's parent.
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let status = Command::new(cargo)
-        .args(["build", "--release", "-p", "raft-mio", "--bin", "raft-kv"])
-        .env("CARGO_TARGET_DIR", target)
-        .current_dir(workspace)
-        .stdout(Stdio::null())
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!("building raft-kv failed ({status})"));
-    }
+    let target = cargo::target_dir()?;
+    cargo::build_release(
+        cargo::workspace(),
+        &["-p", "raft-mio", "--bin", "raft-kv"],
+        &target,
+    )?;
     Ok(target.join("release").join("raft-kv"))
 }
 
