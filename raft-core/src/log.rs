@@ -152,20 +152,25 @@ impl Log {
     }
 
     /// True if a configuration entry at or before `limit` drops `sid` from the configuration
-    /// before it: the log shows `sid` being removed (not merely not added yet).
+    /// before it (the log shows `sid` being removed, not merely not added yet), and no later
+    /// one in the log adds it back: a server kicked while it still thought itself joining
+    /// asks to join again, and may be added again under the same id.
     pub(crate) fn removes(&self, sid: crate::ServerId, limit: Index) -> bool {
         let mut member = self.snapshot.servers.contains(sid);
-        for &i in self.config_indexes.iter().take_while(|&&i| i <= limit) {
+        let mut removed = false;
+        for &i in &self.config_indexes {
             let now = self
                 .get(i)
                 .and_then(Entry::configuration)
                 .is_some_and(|c| c.contains(sid));
-            if member && !now {
-                return true;
+            if now {
+                removed = false;
+            } else if member && i <= limit {
+                removed = true;
             }
             member = now;
         }
-        false
+        removed
     }
 
     /// The id of the last entry with data at or before `index`, else the snapshot's (C3).
@@ -279,6 +284,11 @@ mod tests {
             !log.removes(ServerId::from_u128(3), removed),
             "never a member"
         );
+        let again = log.append(conf2(1, 2));
+        assert!(!log.removes(two, removed), "added back after the limit");
+        assert!(!log.removes(two, again), "added back");
+        let out = log.append(conf(1));
+        assert!(log.removes(two, out), "removed again");
     }
 
     fn conf2(a: u128, b: u128) -> Entry {

@@ -195,6 +195,20 @@ fn seed_1494_churn_doubled_elections_are_not_blocked_by_a_stale_member() {
     });
 }
 
+/// A server joined, left, and its removal committed; it had crashed before hearing so and,
+/// restarted, still thought itself joining, so it asked to join again and was added back
+/// under the same id. When it then left, a follower whose log showed the first removal
+/// answered "already gone", and it left for good while a member (liveness: a member never
+/// running again). Fixed in raft-core's `Log::removes`: a removal followed by an addition
+/// back is no removal. Found with `churn()` knobs over seeds 1..8000.
+#[test]
+fn seed_6702_churn_a_server_added_back_is_not_told_it_is_gone() {
+    assert_clean_with(SimConfig {
+        faults: churn(),
+        ..SimConfig::new(6702, Preset::Heavy)
+    });
+}
+
 /// The knob sets that found the bugs above, over more seeds than the CI swarm gives them.
 #[test]
 fn churn_and_doubled_faults_over_many_seeds() {
