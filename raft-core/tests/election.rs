@@ -310,12 +310,8 @@ fn e8_leader_without_a_quorum_steps_down_at_election_timeout() {
 }
 
 #[test]
-fn e9_a_server_outside_the_configuration_never_starts_an_election() {
-    // Node 3's header names a configuration of nodes 0..3 only.
+fn e9_a_joining_server_never_starts_an_election() {
     let mut c = Cluster::new(3);
-    let mut h = header(3, 3);
-    h.server_id = sid(3);
-    h.local_address = address(3);
     let joining = raft_core::bootstrap::join_cluster(
         sid(3),
         Some(cid()),
@@ -333,11 +329,85 @@ fn e9_a_server_outside_the_configuration_never_starts_an_election() {
         Term(0),
         "a joining server stood for election"
     );
-    let _ = h;
+}
+
+/// The log of a member of a 3-server cluster whose entry 2 removed node 2, committed or
+/// not, in term 2.
+fn log_removing_node_2(committed: bool) -> Vec<Record> {
+    let mut without_2 = header(0, 3).snapshot.unwrap().servers;
+    without_2.0.remove(&sid(2));
+    let mut records = vec![Record::Entry {
+        index: Index(2),
+        entry: Entry {
+            term: Term(2),
+            payload: Payload::Configuration(without_2),
+        },
+    }];
+    if committed {
+        records.push(Record::CommitIndex { index: Index(2) });
+    }
+    records.push(Record::Term { term: Term(2) });
+    records
 }
 
 #[test]
-fn e9_a_leaving_server_never_starts_an_election() {
+fn e9_a_server_outside_its_configuration_never_starts_an_election() {
+    let mut c = Cluster::empty();
+    let i = c.add_node(header(2, 3), log_removing_node_2(false));
+    c.start(i);
+    c.advance(10_000);
+    assert_eq!(
+        c.server(i).term(),
+        Term(2),
+        "a server outside its configuration stood"
+    );
+}
+
+/// The liveness failure raft-sim seed 1011807 found, distilled. The leader, kicked out,
+/// appended the configuration without itself and only a server that then started leaving
+/// received it. The other two lack that entry, so both holders of the newest log withhold
+/// their votes from them (E3). The kicked leader, outside its configuration, never stands
+/// (E9); in the reference the leaving server never does either, and no leader is ever
+/// elected again.
+#[test]
+fn e9_a_kicked_leader_and_a_leaving_server_holding_the_newest_log_do_not_block_elections() {
+    let mut c = Cluster::new(4);
+    let l = c.elect();
+    let others: Vec<usize> = (0..4).filter(|&i| i != l).collect();
+    let (a, b, d) = (others[0], others[1], others[2]);
+    c.cut(l, a);
+    c.cut(l, b);
+    let now = c.now;
+    c.server_mut(d).kick(now, &sid(l).to_string()).unwrap();
+    c.process(d);
+    c.settle();
+    let end = c.server(l).log_end();
+    assert_eq!(c.server(d).log_end(), end, "d holds the configuration");
+    assert!(c.server(a).log_end() < end && c.server(b).log_end() < end);
+    let now = c.now;
+    c.server_mut(d).leave(now).unwrap();
+    c.process(d);
+    c.crash(l);
+    c.heal();
+    c.advance(5_000);
+    c.restart(l);
+    let done = c.run_until(30_000, |c| {
+        c.server(d).has_left()
+            && c.leader()
+                .is_some_and(|m| c.server(m).configuration().len() == 2)
+    });
+    assert!(done, "leaders {:?}", c.leaders());
+    let m = c.leader().unwrap();
+    assert!(m == a || m == b);
+    assert!(!c.server(m).configuration().contains(sid(l)));
+    let eid = c.execute(m, "after", None);
+    assert_eq!(c.outcome(m, eid).map(|o| o.0), Some(CommandStatus::Success));
+}
+
+#[test]
+fn e9_a_leaving_server_stands_and_hands_over_if_elected() {
+    // Beyond the reference, where a leaving server never stands (see
+    // `e9_leaving_servers_holding_the_newest_log_do_not_block_elections`).
     let mut c = Cluster::new(3);
     let l = c.elect();
     let f = (l + 1) % 3;
@@ -347,8 +417,16 @@ fn e9_a_leaving_server_never_starts_an_election() {
     c.process(f);
     let term = c.server(f).term();
     c.advance(10_000);
-    assert_eq!(c.server(f).term(), term);
-    assert_eq!(c.server(f).role(), Role::Follower);
+    assert!(c.server(f).term() > term, "it never stood");
+    assert!(!c.server(f).has_left());
+    c.heal();
+    let done = c.run_until(30_000, |c| {
+        c.server(f).has_left()
+            && c.leader()
+                .is_some_and(|m| c.server(m).configuration().len() == 2)
+    });
+    assert!(done, "leaders {:?}", c.leaders());
+    assert_ne!(c.leader(), Some(f));
 }
 
 #[test]
@@ -385,4 +463,40 @@ fn leader_crash_and_reelection() {
     for i in 0..3 {
         assert_eq!(c.applied_data(i), ["a", "b"], "node {i}");
     }
+}
+
+/// Two servers leaving hold the newest entries: the leader, which leaves (E10: it hands
+/// leadership over, here to no avail), and the only follower that received them. The other
+/// two lack those entries and can win no vote from the holders (E3).
+#[test]
+fn e9_leaving_servers_holding_the_newest_log_do_not_block_elections() {
+    let mut c = Cluster::new(4);
+    let l = c.elect();
+    let others: Vec<usize> = (0..4).filter(|&i| i != l).collect();
+    let (a, b, d) = (others[0], others[1], others[2]);
+    c.cut(l, a);
+    c.cut(l, b);
+    c.execute(l, "newest", None);
+    c.settle();
+    let end = c.server(l).log_end();
+    assert_eq!(c.server(d).log_end(), end, "d holds the newest entry");
+    assert!(c.server(a).log_end() < end && c.server(b).log_end() < end);
+    c.isolate(l);
+    c.isolate(d);
+    for i in [d, l] {
+        let now = c.now;
+        c.server_mut(i).leave(now).unwrap();
+        c.process(i);
+    }
+    c.heal();
+    let done = c.run_until(60_000, |c| {
+        c.server(l).has_left()
+            && c.server(d).has_left()
+            && c.leader()
+                .is_some_and(|m| c.server(m).configuration().len() == 2)
+    });
+    assert!(done, "leaders {:?}", c.leaders());
+    let m = c.leader().unwrap();
+    assert!(m == a || m == b);
+    assert!(c.applied_data(m).contains(&"newest".to_owned()));
 }

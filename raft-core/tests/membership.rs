@@ -397,6 +397,30 @@ fn m4_m8_remove_the_leader() {
 }
 
 #[test]
+fn e8_m4_a_leader_removing_itself_needs_a_majority_besides_itself() {
+    let mut c = Cluster::new(4);
+    let l = c.elect();
+    let others: Vec<usize> = (0..4).filter(|&i| i != l).collect();
+    // It still hears from one of the three others: with itself that would be half of four,
+    // but it no longer counts itself.
+    c.cut(l, others[0]);
+    c.cut(l, others[1]);
+    let now = c.now;
+    let r = c.server_mut(others[2]).kick(now, &sid(l).to_string());
+    assert!(r.is_ok(), "{r:?}");
+    c.process(others[2]);
+    c.settle();
+    assert!(
+        !c.server(l).configuration().contains(sid(l)),
+        "removing itself"
+    );
+    assert!(
+        c.run_until(5_000, |c| c.server(l).role() != Role::Leader),
+        "it kept leading without a quorum"
+    );
+}
+
+#[test]
 fn m5_a_configuration_entry_truncated_by_a_new_leader_reverts() {
     // Node 1 holds an uncommitted configuration entry adding node 9 at index 2.
     let mut c = Cluster::empty();

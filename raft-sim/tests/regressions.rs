@@ -195,6 +195,19 @@ fn seed_1494_churn_doubled_elections_are_not_blocked_by_a_stale_member() {
     });
 }
 
+/// A kicked leader appended the configuration without itself, and only a server that then
+/// started leaving received it. Both holders of the newest log withheld their votes from the
+/// other two, and neither stood: one outside its configuration, the other leaving (E9). No
+/// leader for the healed phase's whole minute. Fixed in raft-core's `start_election`: a
+/// leaving server stands, and hands over once elected (`run_reconfigure`). The fix changes
+/// the run before the deadlock forms; raft-core's
+/// `e9_a_kicked_leader_and_a_leaving_server_holding_the_newest_log_do_not_block_elections`
+/// replays the deadlock itself.
+#[test]
+fn seed_1011807_a_leaving_server_holding_the_newest_log_may_stand() {
+    assert_clean(1011807, 5, Preset::Heavy);
+}
+
 /// A server joined, left, and its removal committed; it had crashed before hearing so and,
 /// restarted, still thought itself joining, so it asked to join again and was added back
 /// under the same id. When it then left, a follower whose log showed the first removal

@@ -27,7 +27,10 @@ impl Server {
             return;
         };
         let replied = leader.progress.values().filter(|p| p.replied).count();
-        if replied >= leader.progress.len() / 2 {
+        // A leader that removed itself (until the removal commits) needs a majority besides
+        // itself.
+        let me = usize::from(leader.progress.contains_key(&self.sid));
+        if replied + me > leader.progress.len() / 2 {
             leader.progress.values_mut().for_each(|p| p.replied = false);
             self.reset_election_timer();
         } else {
@@ -40,12 +43,18 @@ impl Server {
 
     /// Starts an election (E2), marked as a leadership transfer if asked (E10).
     pub(super) fn start_election(&mut self, leadership_transfer: bool) {
-        // E9: a leaving server, or one outside the configuration, never stands. Nor does a
-        // joining one, even if its log names it (it replays its log when restarted while
-        // joining, beyond the reference): as leader it would never finish joining, so never
-        // apply or take a command. Found by raft-sim seed 949 (3 nodes, heavy membership
-        // churn).
-        if self.leaving || self.joining.is_some() || !self.members.contains_key(&self.sid) {
+        // E9: a server outside its configuration never stands. Nor does a joining one, even
+        // if its log names it (it replays its log when restarted while joining, beyond the
+        // reference): as leader it would never finish joining, so never apply or take a
+        // command. Found by raft-sim seed 949 (3 nodes, heavy membership churn).
+        //
+        // A leaving one does, beyond the reference: it may hold entries the others need, and
+        // once leader it hands over (`run_reconfigure`). A kicked leader's configuration
+        // without itself reached only a server that then started leaving; both held the
+        // newest entry, both refused their votes to the others, neither stood, and no leader
+        // was elected for a whole minute. Found by raft-sim seed 1011807 (5 nodes, heavy
+        // faults).
+        if self.joining.is_some() || !self.members.contains_key(&self.sid) {
             return;
         }
         let Some(term) = self.term.next() else {

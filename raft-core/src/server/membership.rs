@@ -210,6 +210,14 @@ impl Server {
             // until an entry of its own term commits, or two disjoint majorities could form.
             return;
         }
+        if self.leaving {
+            // Elected while leaving (see `start_election`): now that a majority holds our
+            // log, hand over as leaving does, and ask the next leader to remove us (M8).
+            self.transfer_leadership_because("this server is leaving the cluster");
+            self.become_follower();
+            self.send_remove_server_requests();
+            return;
+        }
         if !l.changing_membership() {
             return; // The usual case, on every commit: one cheap pass says so.
         }
