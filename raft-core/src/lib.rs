@@ -31,6 +31,37 @@
 //! - **Applying.** Committed entries with data reach the application as `Action::Apply` in log
 //!   order, after an `Action::ApplySnapshot` whenever the snapshot is unread (N6).
 //!
+//! # Where it departs from the reference
+//!
+//! Behaviour follows `ovsdb/raft.c` (the IDs, such as E9, are those of the parity list, and
+//! tests are named after them), except where the reference loses liveness or safety, or
+//! does needless work. Each departure is commented at its place in the code, with the
+//! simulator seed that found it where one did:
+//!
+//! - **Elections.** A leaving server stands for election, and once elected hands leadership
+//!   over as soon as an entry of its term commits (E9; seed 1011807: the leaving servers
+//!   held the newest entries, refused their votes to the others and never stood, so no
+//!   leader was ever elected). A joining server never stands, even if its log names it
+//!   (seed 949). A follower ignores vote requests as disruptive only while it knows a leader
+//!   (E7; seed 1494), and ignores them entirely rather than recording a useless vote. A
+//!   leader that removed itself counts a quorum without itself (E8).
+//! - **Membership.** No configuration change before an entry of the new leader's term
+//!   commits (M3, the Raft dissertation's errata). "Already gone" only once the removal
+//!   commits (M4; seed 201). A server whose log shows a removal committed, and no addition
+//!   back since, says so to the removed server when it asks to be removed (seeds 1450,
+//!   6702). A connection dialled while joining belongs to the member at its address (seed
+//!   2175). Servers being added get heartbeats too.
+//! - **Commands.** A duplicate of a relayed command still pending is recognised instead of
+//!   being refused (seeds 67, 1903).
+//! - **Snapshots.** One that ends inside the log is skipped only if the log holds its last
+//!   entry (Raft Figure 13; seed 405). A transfer unanswered for two election timers is
+//!   retried instead of waiting for a reconnection. A joining server stays joining across a
+//!   restart (seed 1041).
+//! - **Opening.** Only a committed removal stops a server from opening its log (seed 785).
+//! - **Cost.** The commit index is the median of the match indexes, not a scan of the
+//!   uncommitted log; a new commit index rides on the next appends, and only the peers no
+//!   append told get a heartbeat for it, where the reference sends one to everyone.
+//!
 //! # Example: a one-server cluster with an in-memory disk
 //!
 //! ```
