@@ -363,6 +363,40 @@ fn e9_a_server_outside_its_configuration_never_starts_an_election() {
     );
 }
 
+/// Four servers whose leader reaches only one follower: (cluster, leader, the two it cannot
+/// reach, the one it can).
+fn leader_reaching_one_of_three() -> (Cluster, usize, usize, usize, usize) {
+    let mut c = Cluster::new(4);
+    let l = c.elect();
+    let others: Vec<usize> = (0..4).filter(|&i| i != l).collect();
+    let (a, b, d) = (others[0], others[1], others[2]);
+    c.cut(l, a);
+    c.cut(l, b);
+    (c, l, a, b, d)
+}
+
+/// Asserts that only `d` and the leader `l` hold the entries from `l`'s last one on.
+fn only_two_hold_the_newest(c: &Cluster, l: usize, others: [usize; 3]) {
+    let [a, b, d] = others;
+    let end = c.server(l).log_end();
+    assert_eq!(c.server(d).log_end(), end, "d holds the newest entry");
+    assert!(c.server(a).log_end() < end && c.server(b).log_end() < end);
+}
+
+/// Runs until `leavers` have left and a leader among the others leads a configuration of
+/// the two that remain; returns that leader.
+fn two_remain_after(c: &mut Cluster, leavers: &[usize], max_ms: u64) -> usize {
+    let done = c.run_until(max_ms, |c| {
+        leavers.iter().all(|&i| c.server(i).has_left())
+            && c.leader()
+                .is_some_and(|m| c.server(m).configuration().len() == 2)
+    });
+    assert!(done, "leaders {:?}", c.leaders());
+    let m = c.leader().unwrap();
+    assert!(!leavers.contains(&m));
+    m
+}
+
 /// The liveness failure raft-sim seed 1011807 found, distilled. The leader, kicked out,
 /// appended the configuration without itself and only a server that then started leaving
 /// received it. The other two lack that entry, so both holders of the newest log withhold
@@ -371,19 +405,12 @@ fn e9_a_server_outside_its_configuration_never_starts_an_election() {
 /// elected again.
 #[test]
 fn e9_a_kicked_leader_and_a_leaving_server_holding_the_newest_log_do_not_block_elections() {
-    let mut c = Cluster::new(4);
-    let l = c.elect();
-    let others: Vec<usize> = (0..4).filter(|&i| i != l).collect();
-    let (a, b, d) = (others[0], others[1], others[2]);
-    c.cut(l, a);
-    c.cut(l, b);
+    let (mut c, l, a, b, d) = leader_reaching_one_of_three();
     let now = c.now;
     c.server_mut(d).kick(now, &sid(l).to_string()).unwrap();
     c.process(d);
     c.settle();
-    let end = c.server(l).log_end();
-    assert_eq!(c.server(d).log_end(), end, "d holds the configuration");
-    assert!(c.server(a).log_end() < end && c.server(b).log_end() < end);
+    only_two_hold_the_newest(&c, l, [a, b, d]);
     let now = c.now;
     c.server_mut(d).leave(now).unwrap();
     c.process(d);
@@ -391,13 +418,7 @@ fn e9_a_kicked_leader_and_a_leaving_server_holding_the_newest_log_do_not_block_e
     c.heal();
     c.advance(5_000);
     c.restart(l);
-    let done = c.run_until(30_000, |c| {
-        c.server(d).has_left()
-            && c.leader()
-                .is_some_and(|m| c.server(m).configuration().len() == 2)
-    });
-    assert!(done, "leaders {:?}", c.leaders());
-    let m = c.leader().unwrap();
+    let m = two_remain_after(&mut c, &[d], 30_000);
     assert!(m == a || m == b);
     assert!(!c.server(m).configuration().contains(sid(l)));
     let eid = c.execute(m, "after", None);
@@ -420,13 +441,7 @@ fn e9_a_leaving_server_stands_and_hands_over_if_elected() {
     assert!(c.server(f).term() > term, "it never stood");
     assert!(!c.server(f).has_left());
     c.heal();
-    let done = c.run_until(30_000, |c| {
-        c.server(f).has_left()
-            && c.leader()
-                .is_some_and(|m| c.server(m).configuration().len() == 2)
-    });
-    assert!(done, "leaders {:?}", c.leaders());
-    assert_ne!(c.leader(), Some(f));
+    two_remain_after(&mut c, &[f], 30_000);
 }
 
 #[test]
@@ -470,17 +485,10 @@ fn leader_crash_and_reelection() {
 /// two lack those entries and can win no vote from the holders (E3).
 #[test]
 fn e9_leaving_servers_holding_the_newest_log_do_not_block_elections() {
-    let mut c = Cluster::new(4);
-    let l = c.elect();
-    let others: Vec<usize> = (0..4).filter(|&i| i != l).collect();
-    let (a, b, d) = (others[0], others[1], others[2]);
-    c.cut(l, a);
-    c.cut(l, b);
+    let (mut c, l, a, b, d) = leader_reaching_one_of_three();
     c.execute(l, "newest", None);
     c.settle();
-    let end = c.server(l).log_end();
-    assert_eq!(c.server(d).log_end(), end, "d holds the newest entry");
-    assert!(c.server(a).log_end() < end && c.server(b).log_end() < end);
+    only_two_hold_the_newest(&c, l, [a, b, d]);
     c.isolate(l);
     c.isolate(d);
     for i in [d, l] {
@@ -489,14 +497,6 @@ fn e9_leaving_servers_holding_the_newest_log_do_not_block_elections() {
         c.process(i);
     }
     c.heal();
-    let done = c.run_until(60_000, |c| {
-        c.server(l).has_left()
-            && c.server(d).has_left()
-            && c.leader()
-                .is_some_and(|m| c.server(m).configuration().len() == 2)
-    });
-    assert!(done, "leaders {:?}", c.leaders());
-    let m = c.leader().unwrap();
-    assert!(m == a || m == b);
+    let m = two_remain_after(&mut c, &[l, d], 60_000);
     assert!(c.applied_data(m).contains(&"newest".to_owned()));
 }
