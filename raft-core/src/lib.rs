@@ -50,7 +50,9 @@
 //!   commits (M4; seed 201). A server whose log shows a removal committed, and no addition
 //!   back since, says so to the removed server when it asks to be removed (seeds 1450,
 //!   6702). A connection dialled while joining belongs to the member at its address (seed
-//!   2175). Servers being added get heartbeats too.
+//!   2175). Servers being added get heartbeats too. A joining server writes the addresses
+//!   it learns from refusals to its header, so a restart still knows them (M7; seeds 6179,
+//!   7634).
 //! - **Commands.** A duplicate of a relayed command still pending is recognised instead of
 //!   being refused (seeds 67, 1903).
 //! - **Snapshots.** One that ends inside the log is skipped only if the log holds its last

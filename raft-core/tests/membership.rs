@@ -542,6 +542,24 @@ fn m7_joining_retries_every_second_and_learns_addresses() {
 }
 
 #[test]
+fn m7_learned_addresses_survive_a_restart() {
+    // Beyond the reference, which keeps them in memory only.
+    let mut c = Cluster::new(3);
+    let l = c.elect();
+    let f = (l + 1) % 3;
+    let j = c.join_cut_from(&[f], &[l, (l + 2) % 3]);
+    assert!(c.logged(j, "learned new server address for joining cluster") >= 1);
+    let remotes = c.nodes[j].header.joining.clone().unwrap_or_default();
+    assert!(remotes.contains(&address(l)), "{remotes:?}");
+    // Restarted with only its first address gone, it still finds the cluster.
+    c.crash(j);
+    c.heal();
+    c.isolate(f);
+    c.restart(j);
+    assert!(c.run_until(30_000, |c| !c.server(j).is_joining()));
+}
+
+#[test]
 fn m8_leave_while_leader() {
     let mut c = Cluster::new(3);
     let l = c.elect();

@@ -222,6 +222,24 @@ fn seed_6702_churn_a_server_added_back_is_not_told_it_is_gone() {
     });
 }
 
+/// A joining server learned the members' addresses from their refusals, crashed, and was
+/// restarted after every server it had first been given had left: it asked only those, and
+/// never joined. Fixed in raft-core: learned addresses are written to the joining server's
+/// header (`handle_add_server_reply`).
+#[test]
+fn seeds_6179_7634_churn_a_restarted_joiner_remembers_the_addresses_it_learned() {
+    assert_clean_with(SimConfig {
+        nodes: 3,
+        faults: churn(),
+        ..SimConfig::new(6179, Preset::Heavy)
+    });
+    assert_clean_with(SimConfig {
+        nodes: 3,
+        faults: churn_doubled(),
+        ..SimConfig::new(7634, Preset::Heavy)
+    });
+}
+
 /// The knob sets that found the bugs above, over more seeds than the CI swarm gives them.
 #[test]
 fn churn_and_doubled_faults_over_many_seeds() {

@@ -511,13 +511,20 @@ impl Server {
                 learned.push(address);
             }
         }
+        if learned.is_empty() {
+            return;
+        }
         for address in learned {
             self.log(
                 LogLevel::Info,
                 format!("{address}: learned new server address for joining cluster"),
             );
-            self.wanted_dirty = true;
         }
+        self.wanted_dirty = true;
+        // Beyond the reference, which keeps learned addresses in memory only: a joining
+        // server restarted after every server it was first given had left could reach no
+        // one, and never joined. Found by raft-sim churn seeds 6179 and 7634 (3 nodes).
+        self.rewrite_log();
     }
 
     /// The join timer: ask every connected server again (M7).

@@ -80,6 +80,13 @@ impl Server {
             data,
         };
         self.log.compact(snapshot);
+        self.rewrite_log();
+        Ok(())
+    }
+
+    /// Replaces the log with what this server holds now: its snapshot and entries, its term
+    /// and vote, its commit index, under a header that says what it is joining through.
+    pub(super) fn rewrite_log(&mut self) {
         let mut records: Vec<Record> = self
             .log
             .iter_from(self.log.start())
@@ -96,7 +103,6 @@ impl Server {
         }
         // The new log holds every entry we have, so once it is durable so are they.
         self.replace_log(records, self.log.last_index());
-        Ok(())
     }
 
     /// Asks the driver to replace the log with a header carrying the current snapshot and
@@ -113,7 +119,8 @@ impl Server {
             // being added get snapshots). Found by raft-sim seed 1041 (3 nodes, doubled
             // fault rates).
             joining: self.joining.clone().or_else(|| self.joining_mark()),
-            snapshot: Some(self.log.snapshot().clone()),
+            // A joining server that has no snapshot yet has none to write either.
+            snapshot: Some(self.log.snapshot().clone()).filter(|s| s.index.0 >= 1),
         };
         // The new log carries the commit index (explicitly or as its snapshot).
         self.deferred.commit_record = None;

@@ -624,15 +624,31 @@ impl Cluster {
 impl Cluster {
     /// Adds and starts a server that joins through the given members' addresses.
     pub fn join(&mut self, via: &[usize]) -> usize {
+        let i = self.add_joiner(via);
+        self.start(i);
+        self.settle();
+        i
+    }
+
+    /// A server that joins through `via` but cannot reach `cut`: node `i`, still joining.
+    pub fn join_cut_from(&mut self, via: &[usize], cut: &[usize]) -> usize {
+        let i = self.add_joiner(via);
+        for &k in cut {
+            self.cut(i, k);
+        }
+        self.start(i);
+        self.advance(2_000);
+        i
+    }
+
+    /// Adds, without starting it, a server that will join through `via`.
+    fn add_joiner(&mut self, via: &[usize]) -> usize {
         let i = self.nodes.len();
         let remotes: Vec<String> = via.iter().map(|&v| address(v).to_string()).collect();
         let remotes: Vec<&str> = remotes.iter().map(String::as_str).collect();
         let h = bootstrap::join_cluster(sid(i), Some(cid()), "test", address(i).as_str(), &remotes)
             .unwrap();
-        self.add_node(h, vec![]);
-        self.start(i);
-        self.settle();
-        i
+        self.add_node(h, vec![])
     }
 
     /// Runs until node `i` is a full member (joined, in the configuration everywhere it is up).
