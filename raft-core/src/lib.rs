@@ -44,7 +44,9 @@
 //!   leader was ever elected). A joining server never stands, even if its log names it
 //!   (seed 949). A follower ignores vote requests as disruptive only while it knows a leader
 //!   (E7; seed 1494), and ignores them entirely rather than recording a useless vote. A
-//!   leader that removed itself counts a quorum without itself (E8).
+//!   vote request of a stale term is answered with the current term and vote (E6; seed
+//!   8466), where the reference drops it. A leader that removed itself counts a quorum
+//!   without itself (E8).
 //! - **Membership.** No configuration change before an entry of the new leader's term
 //!   commits (M3, the Raft dissertation's errata). "Already gone" only once the removal
 //!   commits (M4; seed 201). A server whose log shows a removal committed, and no addition

@@ -218,6 +218,31 @@ fn e6_a_higher_term_makes_a_leader_follow() {
 }
 
 #[test]
+fn e6_a_stale_vote_request_is_answered_with_the_current_term_and_vote() {
+    // Beyond the reference, which drops it: its candidate may never hear the term otherwise.
+    let mut c = Cluster::new(3);
+    let l = c.elect();
+    let (f, g) = ((l + 1) % 3, (l + 2) % 3);
+    c.auto_deliver = false;
+    let term = c.server(f).term();
+    let rq = Rpc::VoteRequest {
+        term: Term(term.0 - 1),
+        last_index: Index(9),
+        last_term: term,
+        leadership_transfer: true, // Not ignored as disruptive (E7).
+    };
+    c.inject(g, f, rq);
+    let replies: Vec<&Rpc> = c
+        .queued_from(f)
+        .into_iter()
+        .map(|m| &m.message.rpc)
+        .filter(|rpc| rpc.name() == "vote_reply")
+        .collect();
+    assert_eq!(replies, [&Rpc::VoteReply { term, vote: sid(l) }]);
+    assert_eq!(c.server(f).term(), term, "nothing else changed");
+}
+
+#[test]
 fn e6_a_stale_append_request_gets_an_explicit_stale_term_reply() {
     let mut c = Cluster::new(3);
     let l = c.elect();

@@ -240,6 +240,20 @@ fn seeds_6179_7634_churn_a_restarted_joiner_remembers_the_addresses_it_learned()
     });
 }
 
+/// A candidate whose peers' configurations left it out was never sent their newer term: it
+/// raised its own one election at a time behind a peer doing the same, whose vote it
+/// needed, and its stale requests were dropped unanswered, for the whole healed minute.
+/// Fixed in raft-core's `tell_stale_candidate`: a stale vote request is answered with the
+/// current term (Raft §3.3).
+#[test]
+fn seed_8466_churn_doubled_a_stale_candidate_learns_the_term() {
+    assert_clean_with(SimConfig {
+        nodes: 3,
+        faults: churn_doubled(),
+        ..SimConfig::new(8466, Preset::Heavy)
+    });
+}
+
 /// The knob sets that found the bugs above, over more seeds than the CI swarm gives them.
 #[test]
 fn churn_and_doubled_faults_over_many_seeds() {

@@ -221,6 +221,7 @@ impl Server {
                 return;
             }
             if !self.receive_term(term, from, rpc.name()) {
+                self.tell_stale_candidate(from, &rpc);
                 if let Rpc::AppendRequest {
                     prev_index,
                     prev_term,

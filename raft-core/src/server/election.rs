@@ -175,6 +175,22 @@ impl Server {
         }
     }
 
+    /// Answers a vote request of a stale term with our term and vote, so its candidate
+    /// learns the term (Raft §3.3: current terms are exchanged whenever servers
+    /// communicate). Beyond the reference, which drops it: a candidate that the others'
+    /// configurations leave out is never sent a newer term, and raised its own term one
+    /// election at a time behind a peer doing the same, whose vote it needed, forever.
+    /// Found by raft-sim seed 8466 (3 nodes, doubled faults and membership churn).
+    pub(super) fn tell_stale_candidate(&mut self, candidate: ServerId, rpc: &Rpc) {
+        if let (Rpc::VoteRequest { .. }, Some(vote)) = (rpc, self.vote) {
+            let reply = Rpc::VoteReply {
+                term: self.term,
+                vote,
+            };
+            self.send(candidate, reply);
+        }
+    }
+
     /// Raft Figure 3.1 and §3.6.1: grant at most one vote per term, only to an up-to-date log
     /// (E3). The reply waits until the vote is durable.
     pub(super) fn handle_vote_request(
