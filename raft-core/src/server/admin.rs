@@ -41,9 +41,7 @@ impl Server {
         );
         self.log(LogLevel::Info, text);
         self.leaving = true;
-        self.transfer_leadership_because("this server is leaving the cluster");
-        self.become_follower();
-        self.send_remove_server_requests();
+        self.step_aside_to_leave();
         Ok(())
     }
 

@@ -212,10 +212,8 @@ impl Server {
         }
         if self.leaving {
             // Elected while leaving (see `start_election`): now that a majority holds our
-            // log, hand over as leaving does, and ask the next leader to remove us (M8).
-            self.transfer_leadership_because("this server is leaving the cluster");
-            self.become_follower();
-            self.send_remove_server_requests();
+            // log, step aside as leaving does.
+            self.step_aside_to_leave();
             return;
         }
         if !l.changing_membership() {
@@ -544,6 +542,14 @@ impl Server {
             address: self.local_address.clone(),
         };
         self.send_on_conn(conn, rpc, None);
+    }
+
+    /// The steps of leaving (M8): hand leadership over if we hold it, follow, and ask every
+    /// other server to remove us.
+    pub(super) fn step_aside_to_leave(&mut self) {
+        self.transfer_leadership_because("this server is leaving the cluster");
+        self.become_follower();
+        self.send_remove_server_requests();
     }
 
     /// Asks every other server to remove this one (M8). We may not know the leader, and a

@@ -120,7 +120,7 @@ impl Server {
             // fault rates).
             joining: self.joining.clone().or_else(|| self.joining_mark()),
             // A joining server that has no snapshot yet has none to write either.
-            snapshot: Some(self.log.snapshot().clone()).filter(|s| s.index.0 >= 1),
+            snapshot: (self.log.snapshot().index.0 >= 1).then(|| self.log.snapshot().clone()),
         };
         // The new log carries the commit index (explicitly or as its snapshot).
         self.deferred.commit_record = None;
