@@ -321,6 +321,7 @@ fn answer(d: &Driver, sent: &Message, agree: bool) -> Option<Rpc> {
                 ServerChangeStatus::NotLeader
             },
             target: Some(*server),
+            leader: None,
         },
         // Asked to take over, the peer starts an election marked as a transfer.
         Rpc::BecomeLeader { term } => Rpc::VoteRequest {

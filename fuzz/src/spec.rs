@@ -6,8 +6,8 @@
 
 use arbitrary::Arbitrary;
 use raft_core::{
-    AppendResult, CommandStatus, Entry, Index, Message, Payload, Rpc, Server, ServerChangeStatus,
-    Snapshot, Term,
+    AppendResult, CommandStatus, Entry, Index, LeaderHint, Message, Payload, Rpc, Server,
+    ServerChangeStatus, Snapshot, Term,
 };
 
 use crate::universe::{address, cid, configuration, data, eid, other_cid, sid};
@@ -322,6 +322,8 @@ pub enum RpcSpec {
         status: u8,
         /// The removed server.
         target: Option<u8>,
+        /// The leader named with "not leader".
+        leader: Option<u8>,
     },
     /// An install-snapshot request.
     InstallSnapshotRequest {
@@ -448,10 +450,15 @@ impl RpcSpec {
                 success,
                 status,
                 target,
+                leader,
             } => Rpc::RemoveServerReply {
                 success: *success,
                 status: change_status(*status),
                 target: target.map(|n| sid(usize::from(n))),
+                leader: leader.map(|n| LeaderHint {
+                    sid: sid(usize::from(n)),
+                    address: address(usize::from(n)),
+                }),
             },
             RpcSpec::InstallSnapshotRequest { term, snapshot } => Rpc::InstallSnapshotRequest {
                 term: term.of(s),

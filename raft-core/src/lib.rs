@@ -51,10 +51,12 @@
 //!   commits (M3, the Raft dissertation's errata). "Already gone" only once the removal
 //!   commits (M4; seed 201). A server whose log shows a removal committed, and no addition
 //!   back since, says so to the removed server when it asks to be removed (seeds 1450,
-//!   6702). A connection dialled while joining belongs to the member at its address (seed
-//!   2175). Servers being added get heartbeats too. A joining server writes the addresses
-//!   it learns from refusals to its header, so a restart still knows them (M7; seeds 6179,
-//!   7634).
+//!   6702). A follower answering a removal request "not leader" names its leader, and a
+//!   leaving server asks that leader too, since its own configuration may be too stale to
+//!   name it (M8; seed 15453). A connection dialled while joining belongs to the member at
+//!   its address (seed 2175). Servers being added get heartbeats too. A joining server
+//!   writes the addresses it learns from refusals to its header, so a restart still knows
+//!   them (M7; seeds 6179, 7634).
 //! - **Commands.** A duplicate of a relayed command still pending is recognised instead of
 //!   being refused (seeds 67, 1903).
 //! - **Snapshots.** One that ends inside the log is skipped only if the log holds its last
@@ -132,7 +134,9 @@ pub use entry::{Configuration, Entry, Payload};
 pub use error::{AdminError, BootstrapError, ConfigError, OpenError, SnapshotError};
 pub use event::Event;
 pub use failure::FailureTest;
-pub use message::{AppendResult, CommandStatus, Message, Rpc, ServerChangeStatus, UnknownText};
+pub use message::{
+    AppendResult, CommandStatus, LeaderHint, Message, Rpc, ServerChangeStatus, UnknownText,
+};
 pub use record::{Header, NOTE_LEFT, Record, Snapshot};
 pub use server::{DEFAULT_ELECTION_TIMER_MS, MAX_ELECTION_TIMER_MS, MIN_ELECTION_TIMER_MS, Server};
 pub use status::{ConnectionStatus, MemberState, ServerStatus, Status};

@@ -115,6 +115,11 @@ pub enum Rpc {
         /// The removed server, when the receiver is not itself the one removed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<ServerId>,
+        /// With "not leader", the leader the answering follower knows, so that a leaving
+        /// server whose configuration no longer names the leader can still reach it. Beyond
+        /// the reference, whose reply has no such field (raft-sim churn seed 15453).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        leader: Option<LeaderHint>,
     },
     /// Raft's InstallSnapshot, in one piece (N4).
     InstallSnapshotRequest {
@@ -192,6 +197,16 @@ impl Rpc {
             Rpc::ExecuteCommandReply { .. } => "execute_command_reply",
         }
     }
+}
+
+/// A server's id and address: where a leader can be reached.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaderHint {
+    /// The leader's id.
+    pub sid: ServerId,
+    /// Where it listens.
+    pub address: Address,
 }
 
 /// The outcome of an append request.

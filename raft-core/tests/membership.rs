@@ -612,6 +612,34 @@ fn m8_leaving_repeats_remove_requests_every_election_timer() {
 }
 
 #[test]
+fn m8_a_leaving_server_reaches_a_leader_its_configuration_lacks() {
+    // Beyond the reference: a follower answering "not leader" names its leader. This leaving
+    // server's configuration is stale: it names the two followers but not the leader, and
+    // their logs hold no removal of it, so only the leader can say it is gone (raft-sim churn
+    // seed 15453, where the removal had been compacted into every member's snapshot).
+    let mut c = Cluster::new(3);
+    let l = c.elect();
+    let followers = [(l + 1) % 3, (l + 2) % 3];
+    let mut stale = header(3, 3);
+    let snapshot = stale.snapshot.as_mut().unwrap();
+    snapshot.servers = Configuration(
+        [followers[0], followers[1], 3]
+            .into_iter()
+            .map(|i| (sid(i), address(i)))
+            .collect(),
+    );
+    let x = c.add_node(stale, vec![]);
+    c.start(x);
+    let now = c.now;
+    c.server_mut(x).leave(now).unwrap();
+    c.process(x);
+    assert!(c.run_until(3_000, |c| c.server(x).has_left()));
+    let gone = "request by 4444 to remove itself from cluster c1c1 succeeded (already not in";
+    assert_eq!(c.logged(l, gone), 1, "the leader said so");
+    assert_eq!(c.server(l).configuration().len(), 3, "members untouched");
+}
+
+#[test]
 fn m9_kick_a_follower() {
     let mut c = Cluster::new(3);
     let l = c.elect();

@@ -136,13 +136,21 @@ fn rpc() -> impl Strategy<Value = Rpc> {
                 remote_addresses
             }),
         server_id().prop_map(|server| Rpc::RemoveServerRequest { server }),
-        (any::<bool>(), change(), proptest::option::of(server_id())).prop_map(
-            |(success, status, target)| Rpc::RemoveServerReply {
+        (
+            any::<bool>(),
+            change(),
+            proptest::option::of(server_id()),
+            proptest::option::of(0usize..4),
+        )
+            .prop_map(|(success, status, target, leader)| Rpc::RemoveServerReply {
                 success,
                 status,
-                target
-            }
-        ),
+                target,
+                leader: leader.map(|i| LeaderHint {
+                    sid: sid(i),
+                    address: address(i),
+                }),
+            }),
         (term(), snapshot())
             .prop_map(|(term, snapshot)| Rpc::InstallSnapshotRequest { term, snapshot }),
         (term(), index(), term()).prop_map(|(term, last_index, last_term)| {

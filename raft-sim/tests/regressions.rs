@@ -254,6 +254,21 @@ fn seed_8466_churn_doubled_a_stale_candidate_learns_the_term() {
     });
 }
 
+/// A server was removed without hearing of it, and every member's snapshot compacted the
+/// removal away; later it was asked to leave. It asked only the servers of its stale
+/// configuration, which did not include the current leader, and they, seeing no removal in
+/// their logs, answered "not leader" for the whole healed minute. Fixed in raft-core: a
+/// follower's "not leader" names its leader (`RemoveServerReply::leader`), and a leaving
+/// server asks it too. raft-core's
+/// `m8_a_leaving_server_reaches_a_leader_its_configuration_lacks` distils it.
+#[test]
+fn seed_15453_churn_doubled_a_leaving_server_is_told_where_the_leader_is() {
+    assert_clean_with(SimConfig {
+        faults: churn_doubled(),
+        ..SimConfig::new(15453, Preset::Heavy)
+    });
+}
+
 /// The knob sets that found the bugs above, over more seeds than the CI swarm gives them.
 #[test]
 fn churn_and_doubled_faults_over_many_seeds() {

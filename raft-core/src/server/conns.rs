@@ -28,15 +28,22 @@ impl Server {
             .map(|(id, _)| *id)
     }
 
+    /// The server listening at `address`, as far as we know: a member, or the leader we were
+    /// told of while leaving.
+    fn sid_at(&self, address: &Address) -> Option<ServerId> {
+        let member = self.members.iter().find(|(_, m)| &m.address == address);
+        match (member, &self.leave_hint) {
+            (Some((sid, _)), _) => Some(*sid),
+            (None, Some(hint)) if &hint.address == address => Some(hint.sid),
+            _ => None,
+        }
+    }
+
     /// A connection came up. Outgoing ones greet the other end (M11): a joining server asks to
     /// be added, a leaving one to be removed, anyone else says hello.
     pub(super) fn connected(&mut self, conn: ConnId, incoming: bool, address: Option<Address>) {
         let sid = match (&address, incoming) {
-            (Some(a), false) => self
-                .members
-                .iter()
-                .find(|(_, m)| &m.address == a)
-                .map(|(s, _)| *s),
+            (Some(a), false) => self.sid_at(a),
             _ => None,
         };
         self.conns.insert(
@@ -289,8 +296,11 @@ impl Server {
                 self.handle_remove_server_request(Some(from), server);
             }
             Rpc::RemoveServerReply {
-                success, target, ..
-            } => self.handle_remove_server_reply(success, target),
+                success,
+                target,
+                leader,
+                ..
+            } => self.handle_remove_server_reply(success, target, leader),
             Rpc::InstallSnapshotRequest { term, snapshot } => {
                 self.handle_install_snapshot_request(from, term, snapshot)
             }
@@ -328,6 +338,9 @@ impl Server {
             self.members.values().map(|m| m.address.clone()).collect();
         if let Some(remotes) = &self.joining {
             want.extend(remotes.iter().cloned());
+        }
+        if let Some(hint) = self.leave_hint.as_ref().filter(|_| self.leaving) {
+            want.insert(hint.address.clone());
         }
         if !self.members.contains_key(&self.sid) {
             want.extend(self.wanted.iter().cloned());

@@ -4,8 +4,8 @@ use super::{JOIN_RETRY_MS, Member, Server};
 use crate::role::{Joiner, Leader, Phase, Progress, RoleState};
 use crate::timer::Timer;
 use crate::{
-    Address, Configuration, ConnId, LogLevel, Notice, Payload, Record, Rpc, ServerChangeStatus,
-    ServerId,
+    Address, Configuration, ConnId, LeaderHint, LogLevel, Notice, Payload, Record, Rpc,
+    ServerChangeStatus, ServerId,
 };
 
 /// What became of a removal request, for an administrator waiting on the answer (M9).
@@ -319,11 +319,12 @@ impl Server {
         use ServerChangeStatus::*;
         let admin = requester.is_none();
         let RoleState::Leader(l) = &mut self.role else {
-            // Beyond the reference: a committed removal is final (ids never rejoin), so any
-            // server whose log shows it committed may say so. A leaving server whose success
-            // reply was lost asks only the servers of its own, stale configuration, which may
-            // not include the current leader: it would ask forever. Found by raft-sim seed
-            // 1450 (7 nodes, heavy membership churn).
+            // Beyond the reference: a committed removal that no later addition undoes is
+            // final, so any server whose log shows it may say so. A leaving server whose
+            // success reply was lost asks only the servers of its own, stale configuration,
+            // which may not include the current leader: it would ask forever. Found by
+            // raft-sim seed 1450 (7 nodes, heavy membership churn). Where the log shows no
+            // removal (compacted away, seed 15453), "not leader" names the leader instead.
             if self.joining.is_none() && self.log.removes(target, self.commit_index) {
                 return self.answer_removal(target, requester, admin, true, AlreadyGone);
             }
@@ -440,14 +441,26 @@ impl Server {
             return;
         }
         let target = (to != target).then_some(target);
+        let leader = match status {
+            ServerChangeStatus::NotLeader => self.known_leader(),
+            _ => None,
+        };
         self.send(
             to,
             Rpc::RemoveServerReply {
                 success,
                 status,
                 target,
+                leader,
             },
         );
+    }
+
+    /// The leader this server follows, with its address, if it knows both.
+    fn known_leader(&self) -> Option<LeaderHint> {
+        let sid = self.leader.filter(|l| *l != self.sid)?;
+        let address = self.members.get(&sid)?.address.clone();
+        Some(LeaderHint { sid, address })
     }
 
     /// A leader stepping down fails the changes it was making (M6).
@@ -567,7 +580,10 @@ impl Server {
             .copied()
             .filter(|s| *s != self.sid)
             .collect();
-        for sid in others {
+        let hinted = (self.leave_hint.as_ref())
+            .map(|h| h.sid)
+            .filter(|s| !self.members.contains_key(s));
+        for sid in others.into_iter().chain(hinted) {
             self.send(sid, Rpc::RemoveServerRequest { server: self.sid });
         }
         self.timers
@@ -580,11 +596,27 @@ impl Server {
         }
     }
 
-    /// A removal of us committed (M8), whether we asked (leave) or not (kick).
-    pub(super) fn handle_remove_server_reply(&mut self, success: bool, target: Option<ServerId>) {
+    /// A removal of us committed (M8), whether we asked (leave) or not (kick). While leaving,
+    /// a "not leader" answer naming a leader our configuration lacks sends us to ask it too.
+    pub(super) fn handle_remove_server_reply(
+        &mut self,
+        success: bool,
+        target: Option<ServerId>,
+        leader: Option<LeaderHint>,
+    ) {
         if success && target.is_none_or(|t| t == self.sid) {
             self.finished_leaving();
+            return;
         }
+        let Some(hint) = leader.filter(|h| self.leaving && target.is_none() && h.sid != self.sid)
+        else {
+            return;
+        };
+        if self.members.contains_key(&hint.sid) || self.leave_hint.as_ref() == Some(&hint) {
+            return;
+        }
+        self.leave_hint = Some(hint);
+        self.wanted_dirty = true;
     }
 
     /// Records "left" and stops for good; the log can never be opened again (M8).

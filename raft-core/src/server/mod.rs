@@ -24,8 +24,8 @@ use crate::timer::{Timer, TimerTable};
 use crate::waiter::{Barrier, Waiting};
 use crate::{
     Action, Address, ClusterId, CommandStatus, Config, ConnId, Counters, Entry, EntryId, Event,
-    FailureTest, Index, LogLevel, Message, Millis, Notice, Record, Role, Rpc, ServerId, Term,
-    WriteTicket,
+    FailureTest, Index, LeaderHint, LogLevel, Message, Millis, Notice, Record, Role, Rpc, ServerId,
+    Term, WriteTicket,
 };
 
 /// The reference's default election timer, in milliseconds.
@@ -81,6 +81,9 @@ pub struct Server {
     election: ElectionInfo,
     joining: Option<Vec<Address>>,
     leaving: bool,
+    /// A leader that a follower named while we were leaving, and that our configuration may
+    /// not include: we ask it too (see `Rpc::RemoveServerReply::leader`).
+    leave_hint: Option<LeaderHint>,
     left: bool,
     failed: Option<String>,
     crashed: bool,

@@ -192,6 +192,7 @@ impl Server {
             election: ElectionInfo::default(),
             joining,
             leaving: false,
+            leave_hint: None,
             left: false,
             failed: None,
             crashed: false,

@@ -142,10 +142,18 @@ pub fn rpc(names: &Names, rpc: &Rpc) -> String {
             success,
             status,
             target,
+            leader,
         } => {
             let target = target.map_or(String::new(), |t| format!(" target={}", names.server(t)));
+            let leader = leader.as_ref().map_or(String::new(), |h| {
+                format!(
+                    " leader={}@{}",
+                    names.server(h.sid),
+                    names.address(&h.address)
+                )
+            });
             format!(
-                "{name} success={success} status={:?}{target}",
+                "{name} success={success} status={:?}{target}{leader}",
                 status.as_str()
             )
         }
