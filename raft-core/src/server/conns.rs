@@ -339,7 +339,8 @@ impl Server {
         if let Some(remotes) = &self.joining {
             want.extend(remotes.iter().cloned());
         }
-        if let Some(hint) = self.leave_hint.as_ref().filter(|_| self.leaving) {
+        // Set only while leaving, which ends only by stopping.
+        if let Some(hint) = &self.leave_hint {
             want.insert(hint.address.clone());
         }
         if !self.members.contains_key(&self.sid) {
